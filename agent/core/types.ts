@@ -1,0 +1,181 @@
+// Shared vocabulary of the decision core. Pure data: no I/O, no clocks.
+// Times are monotonic milliseconds supplied by the caller (`now`), never read here.
+
+/** A PostgreSQL WAL position as a byte offset (pg_lsn '16/B374D848' → 0x16B374D848). */
+export type Lsn = number;
+
+export interface Tags {
+  readonly nofailover: boolean;
+  /** Higher wins at equal WAL position; 0 means never promote. */
+  readonly failoverPriority: number;
+  readonly noloadbalance: boolean;
+  readonly nosync: boolean;
+}
+
+export type PgRole = 'primary' | 'replica' | 'uninitialized';
+export type PgState = 'running' | 'starting' | 'stopped' | 'crashed' | 'creating replica' | 'rewinding';
+
+/** What a member publishes in `members/<name>` (parsed and validated by the DCS adapter). */
+export interface MemberRecord {
+  readonly name: string;
+  readonly apiUrl: string;
+  /** postgres://host:port/postgres — where peers reach this member's PostgreSQL. */
+  readonly connUrl: string;
+  readonly host: string;
+  readonly port: number;
+  readonly role: PgRole;
+  readonly state: PgState;
+  readonly timeline: number | null;
+  /** Primary: current flush position. Replica: null. */
+  readonly walLsn: Lsn | null;
+  readonly receivedLsn: Lsn | null;
+  readonly replayedLsn: Lsn | null;
+  readonly tags: Tags;
+  readonly version: string;
+}
+
+export type InitializeState =
+  | { readonly state: 'absent' }
+  | { readonly state: 'bootstrapping' }
+  | { readonly state: 'done'; readonly systemId: string };
+
+export interface LeaderStatus {
+  /** The leader's last published WAL position. */
+  readonly optime: Lsn;
+  readonly timeline: number;
+}
+
+export interface FailoverRequest {
+  readonly leader?: string;
+  readonly candidate?: string;
+  /** ISO-8601; absent means now. */
+  readonly scheduledAt?: string;
+}
+
+export interface SyncState {
+  readonly leader: string;
+  readonly syncStandbys: readonly string[];
+}
+
+export interface HistoryRow {
+  readonly timeline: number;
+  readonly lsn: Lsn;
+  readonly reason: string;
+  readonly timestamp: string;
+  readonly newLeader: string;
+}
+
+/** The cluster as read from the DCS in one consistent range read. */
+export interface ClusterView {
+  readonly initialize: InitializeState;
+  /** Name in the `leader` key, or null when no one holds it. */
+  readonly leader: string | null;
+  readonly members: readonly MemberRecord[];
+  readonly status: LeaderStatus | null;
+  readonly failover: FailoverRequest | null;
+  readonly sync: SyncState | null;
+  readonly history: readonly HistoryRow[];
+  readonly paused: boolean;
+}
+
+/** The HA settings the core needs (dynamic config), in milliseconds and bytes. */
+export interface HaSettings {
+  readonly ttlMs: number;
+  readonly loopWaitMs: number;
+  readonly retryTimeoutMs: number;
+  readonly maximumLagOnFailover: number;
+  readonly primaryStartTimeoutMs: number;
+  readonly checkTimeline: boolean;
+  readonly usePgRewind: boolean;
+  /** A former primary whose rewind failed may be rebuilt from a fresh base backup. */
+  readonly rebuildOnRewindFailure: boolean;
+  readonly synchronousMode: boolean;
+  readonly synchronousModeStrict: boolean;
+}
+
+/** PostgreSQL's control-file state, as pg_controldata reports it. */
+export type ControlState =
+  | 'starting up'
+  | 'shut down'
+  | 'shut down in recovery'
+  | 'shutting down'
+  | 'in crash recovery'
+  | 'in archive recovery'
+  | 'in production'
+  | 'unknown';
+
+/** The local PostgreSQL as the last probe saw it. */
+export interface PgView {
+  readonly dataDir: 'empty' | 'initialized';
+  /** Postmaster process state as the agent knows it (it is the agent's child). */
+  readonly process: 'running' | 'starting' | 'stopped' | 'crashed';
+  /** Only meaningful while running. */
+  readonly role: 'primary' | 'replica' | null;
+  readonly systemId: string | null;
+  readonly timeline: number | null;
+  readonly walLsn: Lsn | null;
+  readonly receivedLsn: Lsn | null;
+  readonly replayedLsn: Lsn | null;
+  /** Member name this replica is configured to stream from (our primary_conninfo), or null. */
+  readonly upstream: string | null;
+  /** The WAL receiver is connected and streaming. */
+  readonly streaming: boolean;
+  /** From pg_controldata while stopped; says whether it last ran as a primary. */
+  readonly controlState: ControlState;
+}
+
+export interface LocalView {
+  readonly name: string;
+  readonly tags: Tags;
+  readonly now: number;
+  /** This cycle's DCS read succeeded. When false, `cluster` is the last good view (or null). */
+  readonly dcsReachable: boolean;
+  /** Monotonic instant at which our right to be primary ends (rule 2), or null if we never held it. */
+  readonly leaseDeadline: number | null;
+  readonly pg: PgView;
+  /** Monotonic instant since which PostgreSQL has been down while it should run, or null. */
+  readonly pgDownSince: number | null;
+  /** The last rewind attempt failed (a rebuild may follow if allowed). */
+  readonly rewindFailed: boolean;
+}
+
+/** What a peer answered to GET /status during a leader race. */
+export interface PeerStatus {
+  readonly name: string;
+  readonly reachable: boolean;
+  readonly role: 'primary' | 'replica' | 'uninitialized' | null;
+  readonly running: boolean;
+  readonly timeline: number | null;
+  /** max(received, replayed) for a replica; current position for a primary. */
+  readonly walLsn: Lsn | null;
+  readonly tags: Tags | null;
+}
+
+export type Action =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'wait' }
+  | { readonly kind: 'initialize_cluster' }
+  | { readonly kind: 'clone_from_leader'; readonly leader: string }
+  | { readonly kind: 'start_replica'; readonly leader: string | null }
+  | { readonly kind: 'start_primary' }
+  | { readonly kind: 'renew_leader' }
+  | { readonly kind: 'race' }
+  | { readonly kind: 'promote' }
+  | { readonly kind: 'fence' }
+  | { readonly kind: 'follow'; readonly leader: string }
+  | { readonly kind: 'rewind'; readonly leader: string }
+  | { readonly kind: 'rebuild'; readonly leader: string }
+  | { readonly kind: 'release_leader' }
+  | { readonly kind: 'refuse_start' };
+
+export type ActionKind = Action['kind'];
+
+/** One explained outcome per cycle: what to do and why, in one line. */
+export interface Decision {
+  readonly action: Action;
+  readonly reason: string;
+  /** Identifier of the rule that decided (see rules.ts). */
+  readonly rule: string;
+}
+
+export const NO_TAGS: Tags = { nofailover: false, failoverPriority: 1, noloadbalance: false, nosync: false };

@@ -1,0 +1,44 @@
+// What the HA loop knows about this node, published after every cycle. The REST API answers
+// health checks from this snapshot alone (never from a PostgreSQL query).
+import type { ClusterView, PgState, PgView, Tags, Decision, HaSettings } from '../core/types.js';
+import type { ReplicationRow } from './ports.js';
+
+export interface NodeState {
+  readonly name: string;
+  readonly scope: string;
+  readonly version: string;
+  readonly tags: Tags;
+  readonly pg: PgView;
+  /** The status document's `state` field. */
+  readonly pgState: PgState;
+  readonly serverVersion: number | null;
+  readonly replication: readonly ReplicationRow[];
+  /** Last cluster view read successfully from etcd (null before the first read). */
+  readonly cluster: ClusterView | null;
+  /** Wall-clock epoch seconds of the last successful etcd read (for display only). */
+  readonly dcsLastSeen: number | null;
+  /** Monotonic ms until which we may act as primary (rule 2), null when we do not hold the key. */
+  readonly leaseDeadline: number | null;
+  readonly lastDecision: (Decision & { readonly at: string }) | null;
+  /** Monotonic ms at which the HA loop last completed a cycle. */
+  readonly lastCycleAt: number | null;
+  readonly settings: HaSettings;
+  readonly pendingRestart: boolean;
+}
+
+/** Holds the latest snapshot; the runtime writes, the API reads. */
+export class NodeStateStore {
+  #state: NodeState;
+  constructor(initial: NodeState) {
+    this.#state = initial;
+  }
+  get(): NodeState {
+    return this.#state;
+  }
+  set(next: NodeState): void {
+    this.#state = next;
+  }
+  update(patch: Partial<NodeState>): void {
+    this.#state = { ...this.#state, ...patch };
+  }
+}

@@ -1,0 +1,115 @@
+// The small interfaces the runtime drives. Real adapters live in agent/dcs and agent/postgres;
+// unit tests and the simulator plug in fakes.
+import type {
+  ClusterView, HistoryRow, LeaderStatus, Lsn, MemberRecord, PgView, FailoverRequest, SyncState,
+} from '../core/types.js';
+import type { DynamicConfig } from '../config/types.js';
+
+/** A reading of the cluster plus the etcd revision it was taken at and the parsed dynamic config. */
+export interface ClusterSnapshot {
+  readonly view: ClusterView;
+  /** Dynamic config from etcd `config`, or null if absent/invalid (then bootstrap config applies). */
+  readonly config: DynamicConfig | null;
+  /** mod_revision of the `config` key (for compare-and-swap), 0 when absent. */
+  readonly configRevision: number;
+  readonly revision: number;
+}
+
+export interface LeaseRenewal {
+  /** Monotonic ms at which the successful keepalive (or grant) was *sent*. */
+  readonly sentAt: number;
+  /** True when the previous lease had expired and a new one was granted (keys on it are gone). */
+  readonly newLease: boolean;
+}
+
+/**
+ * The agent's view of etcd. Every call has a deadline (retry_timeout) and rejects on failure;
+ * malformed values are logged and treated as absent, never thrown.
+ */
+export interface Dcs {
+  /** Read every key of the cluster in one range request. */
+  readCluster(): Promise<ClusterSnapshot>;
+  /** Keep our lease alive (grant a fresh one if it expired). */
+  renewLease(): Promise<LeaseRenewal>;
+  /** Create `leader` = our name on our lease, only if absent. Resolves true if we now hold it. */
+  acquireLeader(): Promise<boolean>;
+  /** Delete `leader` only if its value is our name. Resolves true if it was deleted. */
+  releaseLeader(): Promise<boolean>;
+  /** Put `members/<name>` on our lease. */
+  touchMember(member: MemberRecord): Promise<void>;
+  /** Create `initialize` = "" only if absent. Resolves true if we won the bootstrap race. */
+  claimInitialize(): Promise<boolean>;
+  /** Record the system identifier in `initialize` once bootstrap finished (only if it holds ""). */
+  completeInitialize(systemId: string): Promise<void>;
+  /** Delete `initialize` if it still holds "" (our bootstrap failed; let another node try). */
+  abandonInitialize(): Promise<void>;
+  /** Write `config` only if absent (bootstrap). */
+  initializeConfig(config: DynamicConfig): Promise<void>;
+  /** Compare-and-swap `config` on its mod_revision; resolves false on a lost race. */
+  writeConfig(config: DynamicConfig, expectedRevision: number): Promise<boolean>;
+  writeStatus(status: LeaderStatus): Promise<void>;
+  appendHistory(row: HistoryRow): Promise<void>;
+  setFailover(request: FailoverRequest | null): Promise<void>;
+  /** Compare-and-swap `sync` (null expected = create only if absent). */
+  writeSync(next: SyncState, expected: SyncState | null): Promise<boolean>;
+  /**
+   * Call `onChange` whenever a key of the cluster changes (leader deleted or expired, member
+   * joined…). The watch reconnects by itself; returns a function that cancels it.
+   */
+  watch(onChange: (key: string) => void): Promise<() => Promise<void>>;
+  /** Revoke our lease (keys on it vanish at once) and close the client. */
+  close(opts: { revokeLease: boolean }): Promise<void>;
+}
+
+/** Where a replica streams from / clones from: a member's PostgreSQL address. */
+export interface Upstream {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export type RewindOutcome = 'rewound' | 'not_needed' | 'failed';
+
+/** The local PostgreSQL. All calls have deadlines; failures reject with a clear message. */
+export interface PostgresNode {
+  /** Inspect the local instance: data dir, process, role, LSNs, timeline (no writes). */
+  probe(): Promise<PgView>;
+  /** initdb with data checksums, pgwarden's conf, pg_hba and roles. Leaves it stopped. */
+  initdb(): Promise<void>;
+  /** Create the superuser/replication roles' passwords etc. on a freshly started primary. */
+  postBootstrap(): Promise<void>;
+  /** pg_basebackup from the upstream into an empty data dir (logs progress). */
+  basebackup(from: Upstream): Promise<void>;
+  /** Write the recovery config so the next start is a standby of `upstream` (null: no upstream). */
+  configureStandby(upstream: Upstream | null): Promise<void>;
+  /** Remove standby.signal so the next start is a primary. */
+  configurePrimary(): Promise<void>;
+  /** Point a running standby at another upstream without a restart (reload). */
+  follow(upstream: Upstream): Promise<void>;
+  /** Start the postmaster as our child and wait until it accepts connections (or deadline). */
+  start(): Promise<void>;
+  stop(mode: 'fast' | 'immediate'): Promise<void>;
+  /** pg_promote(wait => true). */
+  promote(): Promise<void>;
+  /** pg_rewind against the upstream (crash recovery first if needed). */
+  rewind(from: Upstream): Promise<RewindOutcome>;
+  /** Delete the data directory (before a rebuild). */
+  removeDataDir(): Promise<void>;
+  /** On a primary: make sure exactly these physical slots exist (create missing, drop others). */
+  syncSlots(names: readonly string[]): Promise<void>;
+  /** Called when the postmaster exits without being asked to (crash or kill). */
+  onUnexpectedExit(listener: (code: number | null, signal: string | null) => void): void;
+  /** Last replication rows seen on a primary (for status). */
+  replication(): Promise<ReplicationRow[]>;
+}
+
+export interface ReplicationRow {
+  readonly application_name: string;
+  readonly client_addr: string | null;
+  readonly state: string;
+  readonly sync_state: string;
+  readonly replay_lsn: Lsn | null;
+}
+
+/** Fetch a peer's status document (GET <api_url>/status) with a short timeout. */
+export type PeerStatusFetcher = (apiUrl: string, timeoutMs: number) => Promise<unknown>;

@@ -1,0 +1,1 @@
+export const PGWARDEN_VERSION = '0.1.0';
