@@ -130,11 +130,18 @@ export interface LocalView {
   readonly now: number;
   /** This cycle's DCS read succeeded. When false, `cluster` is the last good view (or null). */
   readonly dcsReachable: boolean;
-  /** Monotonic instant at which our right to be primary ends (rule 2), or null if we never held it. */
+  /**
+   * Monotonic instant at which our right to be primary ends (rule 2): last successful lease
+   * renewal's send time + ttl − safety margin. Null before the first renewal.
+   */
   readonly leaseDeadline: number | null;
+  /** The `leader` key holds our name AND is bound to our current lease. */
+  readonly holdsLeaderKey: boolean;
   readonly pg: PgView;
   /** Monotonic instant since which PostgreSQL has been down while it should run, or null. */
   readonly pgDownSince: number | null;
+  /** Monotonic instant since which a running replica has not been streaming, or null. */
+  readonly notStreamingSince: number | null;
   /** The last rewind attempt failed (a rebuild may follow if allowed). */
   readonly rewindFailed: boolean;
 }
@@ -160,6 +167,8 @@ export type Action =
   | { readonly kind: 'start_primary' }
   | { readonly kind: 'renew_leader' }
   | { readonly kind: 'race' }
+  | { readonly kind: 'acquire_leader' }
+  | { readonly kind: 'stand_down' }
   | { readonly kind: 'promote' }
   | { readonly kind: 'fence' }
   | { readonly kind: 'follow'; readonly leader: string }

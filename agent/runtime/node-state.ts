@@ -17,6 +17,11 @@ export interface NodeState {
   readonly cluster: ClusterView | null;
   /** Wall-clock epoch seconds of the last successful etcd read (for display only). */
   readonly dcsLastSeen: number | null;
+  /**
+   * Monotonic ms of the last successful etcd read, null before the first. The API treats
+   * `cluster` as a valid view only while this is within ttl of now (/readiness, /sync, /async).
+   */
+  readonly clusterReadAt: number | null;
   /** Monotonic ms until which we may act as primary (rule 2), null when we do not hold the key. */
   readonly leaseDeadline: number | null;
   readonly lastDecision: (Decision & { readonly at: string }) | null;

@@ -13,6 +13,8 @@ export interface ClusterSnapshot {
   /** mod_revision of the `config` key (for compare-and-swap), 0 when absent. */
   readonly configRevision: number;
   readonly revision: number;
+  /** The `leader` key holds our name AND is bound to our current lease. */
+  readonly leaderIsOurs: boolean;
 }
 
 export interface LeaseRenewal {
@@ -31,7 +33,10 @@ export interface Dcs {
   readCluster(): Promise<ClusterSnapshot>;
   /** Keep our lease alive (grant a fresh one if it expired). */
   renewLease(): Promise<LeaseRenewal>;
-  /** Create `leader` = our name on our lease, only if absent. Resolves true if we now hold it. */
+  /**
+   * Create `leader` = our name on our lease, only if absent; if it already holds our name (on a
+   * lease of our previous run), rebind it to our current lease. Resolves true if we now hold it.
+   */
   acquireLeader(): Promise<boolean>;
   /** Delete `leader` only if its value is our name. Resolves true if it was deleted. */
   releaseLeader(): Promise<boolean>;

@@ -1,0 +1,98 @@
+// Asking a peer agent for its status during a leader race (rule 4). One GET with a hard deadline,
+// no retries (like Patroni's fetch_node_status): a slow peer must not stall the race.
+import { parseLsn } from '../core/lsn.js';
+import { NO_TAGS, type Lsn, type PeerStatus, type Tags } from '../core/types.js';
+
+/**
+ * GET <apiUrl>/status. Resolves with the parsed JSON body whatever the status code (a peer that
+ * answers is reachable; `toPeerStatus` judges the body). Rejects on timeout, connection failure
+ * or a body that is not JSON.
+ */
+export async function fetchPeerStatus(apiUrl: string, timeoutMs: number): Promise<unknown> {
+  const url = `${apiUrl.replace(/\/+$/, '')}/status`;
+  const res = await fetch(url, {
+    headers: { accept: 'application/json' },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new Error(`peer ${url} answered ${res.status} with a body that is not JSON`);
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function asLsn(v: unknown): Lsn | null {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : null;
+  if (typeof v === 'string') {
+    try { return parseLsn(v); } catch { return null; }
+  }
+  return null;
+}
+
+function asBool(v: unknown, fallback: boolean): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string' && /^(true|false)$/i.test(v)) return v.toLowerCase() === 'true';
+  return fallback;
+}
+
+function asTags(v: unknown): Tags | null {
+  if (!isRecord(v)) return null;
+  const priority = v['failover_priority'];
+  return {
+    nofailover: asBool(v['nofailover'], NO_TAGS.nofailover),
+    failoverPriority: typeof priority === 'number' && Number.isFinite(priority) ? priority : NO_TAGS.failoverPriority,
+    noloadbalance: asBool(v['noloadbalance'], NO_TAGS.noloadbalance),
+    nosync: asBool(v['nosync'], NO_TAGS.nosync),
+  };
+}
+
+function asRole(v: unknown): PeerStatus['role'] {
+  switch (v) {
+    case 'primary':
+    case 'master':
+      return 'primary';
+    case 'replica':
+    case 'standby_leader':
+      return 'replica';
+    case 'uninitialized':
+      return 'uninitialized';
+    default:
+      return null;
+  }
+}
+
+/**
+ * Interpret a peer's status document. The peer answered, so it is reachable; a body we cannot
+ * read (not an object, unknown role) gives role null and nothing else, so the caller can tell
+ * "alive but unknown" from a real answer.
+ */
+export function toPeerStatus(name: string, doc: unknown): PeerStatus {
+  const role = isRecord(doc) ? asRole(doc['role']) : null;
+  if (!isRecord(doc) || role === null) {
+    return { name, reachable: true, role: null, running: false, timeline: null, walLsn: null, tags: null };
+  }
+  const xlog = isRecord(doc['xlog']) ? doc['xlog'] : {};
+  let walLsn: Lsn | null;
+  if (role === 'primary') {
+    walLsn = asLsn(xlog['location']);
+  } else {
+    const received = asLsn(xlog['received_location']);
+    const replayed = asLsn(xlog['replayed_location']);
+    walLsn = received === null ? replayed : replayed === null ? received : Math.max(received, replayed);
+  }
+  const timeline = doc['timeline'];
+  return {
+    name,
+    reachable: true,
+    role,
+    running: doc['state'] === 'running',
+    timeline: typeof timeline === 'number' && Number.isSafeInteger(timeline) ? timeline : null,
+    walLsn,
+    tags: asTags(doc['tags']),
+  };
+}

@@ -1,0 +1,221 @@
+// The REST API's read side (SPEC §1): health paths, /status, /cluster, /history.
+// An app factory (no listen) so tests drive it with inject(); startApi binds it.
+//
+// Health probes arrive many times a second from every HAProxy: their handlers are synchronous,
+// read the in-memory snapshot, reuse one serialized status document per snapshot, and log at
+// debug only.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { NodeState, NodeStateStore } from '../runtime/node-state.js';
+import { HEALTH_PATHS, LAG_PATTERN, healthCheck, invalidParameterMessage, type HealthPath, type HealthQuery } from './health.js';
+import { buildClusterDoc, buildHistoryDoc, buildStatusDoc } from './status-doc.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A polled read-only route (health checks, /status): request log lines at debug level only. */
+    health?: boolean;
+  }
+}
+
+export interface ApiDeps {
+  readonly store: NodeStateStore;
+  readonly clock: Clock;
+  /** Used as fastify's logger as is (give it a `component: 'api'` child). */
+  readonly logger: Logger;
+}
+
+/** Every error the read API answers with, and its HTTP status. */
+export const API_ERRORS = {
+  INVALID_PARAMETER: 400,
+  NOT_FOUND: 404,
+  /** No cluster view has been read from etcd yet. */
+  NO_CLUSTER_VIEW: 503,
+  INTERNAL: 500,
+} as const;
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+export interface ApiErrorBody {
+  readonly error: { readonly code: ApiErrorCode | string; readonly message: string; readonly parameter?: string };
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** HEAD and OPTIONS (HAProxy's httpchk) get the status line only. */
+function statusOnly(req: FastifyRequest): boolean {
+  return req.method === 'HEAD' || req.method === 'OPTIONS';
+}
+
+function sendError(
+  req: FastifyRequest, reply: FastifyReply, code: ApiErrorCode, message: string, parameter?: string,
+): void {
+  reply.code(API_ERRORS[code]);
+  if (statusOnly(req)) {
+    reply.send();
+    return;
+  }
+  const body: ApiErrorBody = { error: { code, message, ...(parameter !== undefined ? { parameter } : {}) } };
+  reply.send(body);
+}
+
+/** Request lines for health routes go to debug; everything else keeps fastify's defaults. */
+class ApiLogController extends LogController {
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (request.routeOptions.config.health === true) return;
+    super.incomingRequest(request, reply, metadata);
+  }
+
+  override requestCompleted(
+    error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>,
+  ): void {
+    if (request.routeOptions.config.health !== true) {
+      super.requestCompleted(error, request, reply, metadata);
+      return;
+    }
+    const level = reply.log.level;
+    if (level === 'debug' || level === 'trace') {
+      reply.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'health check');
+    }
+  }
+}
+
+const healthQuerySchema = {
+  type: 'object',
+  properties: {
+    lag: { type: 'string', pattern: LAG_PATTERN.source },
+  },
+  patternProperties: {
+    '^tag_': { type: 'string' },
+  },
+} as const;
+
+/** The parameter a schema validation error is about (`/lag` → `lag`). */
+function parameterOf(validation: readonly { instancePath?: string; params?: Record<string, unknown> }[]): string {
+  const first = validation[0];
+  const fromPath = first?.instancePath?.replace(/^\//, '');
+  if (fromPath) return fromPath;
+  const missing = first?.params?.['missingProperty'];
+  return typeof missing === 'string' ? missing : 'querystring';
+}
+
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const { store, clock } = deps;
+  const loggerInstance: FastifyBaseLogger = deps.logger;
+  const app = Fastify({
+    loggerInstance,
+    logController: new ApiLogController(),
+    exposeHeadRoutes: false,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  // One serialized status document per snapshot: probes between two HA cycles reuse it.
+  let cachedFor: NodeState | null = null;
+  let cachedJson = '';
+  const statusJson = (state: NodeState): string => {
+    if (state !== cachedFor) {
+      cachedJson = JSON.stringify(buildStatusDoc(state));
+      cachedFor = state;
+    }
+    return cachedJson;
+  };
+
+  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number; code?: string }, req, reply) => {
+    if (Array.isArray(err.validation)) {
+      const parameter = parameterOf(err.validation as { instancePath?: string; params?: Record<string, unknown> }[]);
+      sendError(req, reply, 'INVALID_PARAMETER', invalidParameterMessage(parameter), parameter);
+      return;
+    }
+    const status = err.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      reply.code(status);
+      if (statusOnly(req)) reply.send();
+      else reply.send({ error: { code: err.code ?? 'BAD_REQUEST', message: err.message } });
+      return;
+    }
+    req.log.error({ err }, 'unexpected error in API handler');
+    sendError(req, reply, 'INTERNAL', 'internal error');
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?', 1)[0] ?? req.url;
+    sendError(req, reply, 'NOT_FOUND', `no such endpoint: ${req.method} ${path}`);
+  });
+
+  for (const path of HEALTH_PATHS) {
+    app.route<{ Querystring: HealthQuery }>({
+      method: ['GET', 'HEAD', 'OPTIONS'],
+      url: path,
+      schema: { querystring: healthQuerySchema },
+      config: { health: true },
+      handler: healthHandler(path),
+    });
+  }
+
+  function healthHandler(path: HealthPath) {
+    return (req: FastifyRequest<{ Querystring: HealthQuery }>, reply: FastifyReply): void => {
+      const state = store.get();
+      const result = healthCheck(path, req.query, state, clock.now());
+      if (result.error) {
+        sendError(req, reply, 'INVALID_PARAMETER', result.error.message, result.error.parameter);
+        return;
+      }
+      reply.code(result.status);
+      if (statusOnly(req)) reply.send();
+      else reply.type(JSON_TYPE).send(statusJson(state));
+    };
+  }
+
+  for (const path of ['/status', '/patroni']) {
+    app.route({
+      method: ['GET', 'HEAD', 'OPTIONS'],
+      url: path,
+      // Polled by monitoring and by peers during a leader race: as quiet as a health check.
+      config: { health: true },
+      handler: (req, reply) => {
+        reply.code(200);
+        if (statusOnly(req)) reply.send();
+        else reply.type(JSON_TYPE).send(statusJson(store.get()));
+      },
+    });
+  }
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/cluster',
+    handler: (req, reply) => {
+      const doc = buildClusterDoc(store.get());
+      if (doc === null) return sendError(req, reply, 'NO_CLUSTER_VIEW', 'no cluster view read from etcd yet');
+      reply.code(200);
+      if (statusOnly(req)) reply.send();
+      else reply.send(doc);
+    },
+  });
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/history',
+    handler: (req, reply) => {
+      const doc = buildHistoryDoc(store.get());
+      if (doc === null) return sendError(req, reply, 'NO_CLUSTER_VIEW', 'no cluster view read from etcd yet');
+      reply.code(200);
+      if (statusOnly(req)) reply.send();
+      else reply.send(doc);
+    },
+  });
+
+  return app;
+}
+
+/** Split 'host:port' (IPv6 as '[::1]:8008'). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`restapi listen address must be host:port, got ${JSON.stringify(listen)}`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+/** Bind the app to 'host:port'; resolves with the address it listens on. */
+export async function startApi(app: FastifyInstance, listen: string): Promise<string> {
+  const { host, port } = parseListen(listen);
+  return app.listen({ host, port });
+}

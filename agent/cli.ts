@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// pgwarden's command line: `agent` runs the daemon; `demo` starts a local cluster; `bench`
+// runs benchmarks. Exit codes: 0 success, 1 operation failed, 2 usage or config error.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ConfigError } from './config/errors.js';
+import { loadAgentConfig } from './config/load.js';
+import { FatalAgentError } from './runtime/errors.js';
+import { PGWARDEN_VERSION } from './version.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+function parseSets(sets: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of sets ?? []) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set expects key=value, got "${s}"`);
+    out[s.slice(0, eq)] = s.slice(eq + 1);
+  }
+  return out;
+}
+
+class UsageError extends Error {}
+
+async function runAgentCommand(argv: { config?: string | undefined; set?: string[] | undefined }): Promise<number> {
+  const cfg = loadAgentConfig({
+    ...(argv.config ? { file: argv.config } : process.env.PGWARDEN_CONFIG ? { file: process.env.PGWARDEN_CONFIG } : {}),
+    overrides: parseSets(argv.set),
+  });
+  const { startAgent } = await import('./runtime/agent.js');
+  const agent = await startAgent(cfg);
+  let signalled = false;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (signalled) return;
+      signalled = true;
+      void agent.stop(`received ${sig}`).then(() => process.exit(EXIT.ok));
+    });
+  }
+  try {
+    await agent.done;
+  } catch (err) {
+    if (err instanceof FatalAgentError) {
+      process.stderr.write(`pgwarden: ${err.message}\n`);
+      return EXIT.failed;
+    }
+    throw err;
+  }
+  // The loop ended because stop() was called by a signal handler, which exits the process.
+  await new Promise(() => undefined);
+  return EXIT.ok;
+}
+
+export async function main(args: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const parser = yargs(args)
+    .scriptName('pgwarden')
+    .version(PGWARDEN_VERSION)
+    .strict()
+    .demandCommand(1, 'name a command')
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg);
+    })
+    .command('agent', 'run the HA agent for the local PostgreSQL node', (y) => y
+      .option('config', { alias: 'c', type: 'string', describe: 'path of pgwarden.yml (or env PGWARDEN_CONFIG)' })
+      .option('set', { type: 'string', array: true, describe: 'override a config key: --set postgresql.port=5433' }),
+    async (argv) => { code = await runAgentCommand(argv); })
+    .command('demo', 'start a local 3-node demo cluster (etcd, PostgreSQL, agents, HAProxy)', (y) => y
+      .option('nodes', { type: 'number', default: 3 })
+      .option('run-dir', { type: 'string', describe: 'where to keep data and logs' }),
+    async (argv) => {
+      const { runDemo } = await import('./local/demo.js');
+      code = await runDemo({ nodes: argv.nodes, ...(argv['run-dir'] ? { runDir: argv['run-dir'] } : {}) });
+    })
+    .command('bench <name>', 'run a benchmark (failover, soak)', (y) => y
+      .positional('name', { choices: ['failover', 'soak'] as const, demandOption: true })
+      .option('runs', { type: 'number', describe: 'repetitions per fault' })
+      .option('seconds', { type: 'number', describe: 'soak duration' })
+      .option('json', { type: 'string', describe: 'also write the figures to this file' }),
+    async (argv) => {
+      const { runBench } = await import('./local/bench/index.js');
+      code = await runBench(argv.name, {
+        ...(argv.runs !== undefined ? { runs: argv.runs } : {}),
+        ...(argv.seconds !== undefined ? { seconds: argv.seconds } : {}),
+        ...(argv.json ? { json: argv.json } : {}),
+      });
+    })
+    .help();
+  await parser.parseAsync();
+  return code;
+}
+
+main(hideBin(process.argv)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`pgwarden: invalid configuration\n${err.format()}\n`);
+      process.exit(EXIT.usage);
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`pgwarden: ${err.message}\n(see pgwarden --help)\n`);
+      process.exit(EXIT.usage);
+    }
+    if (err instanceof FatalAgentError) {
+      process.stderr.write(`pgwarden: ${err.message}\n`);
+      process.exit(EXIT.failed);
+    }
+    process.stderr.write(`pgwarden: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(EXIT.failed);
+  },
+);

@@ -1,0 +1,328 @@
+// The decision table: ordered rules, first match wins. Each row names the situation in words
+// (rendered into docs/decision-table.md and kept as a snapshot so a rule change shows as a diff),
+// the action it takes and the one-line reason it gives.
+import type { Action, ActionKind } from './types.js';
+import { eligibleReplicas, isEligible, selfAsCandidate } from './eligibility.js';
+import {
+  type Situation, iLead, keyNamesMe, lastRanAsPrimary, leaderRunning, leaseValid, member, msLeft,
+  otherLeader, pgDown, pgPrimary, pgReplica, seconds,
+} from './situation.js';
+
+export interface Rule {
+  readonly id: string;
+  /** The situation, in words, for the docs. */
+  readonly when: string;
+  readonly action: ActionKind;
+  readonly applies: (s: Situation) => boolean;
+  readonly reason: (s: Situation) => string;
+  /** Builds the action when it carries data; defaults to `{ kind: action }`. */
+  readonly build?: (s: Situation) => Action;
+}
+
+/** How long a replica may fail to stream from a leader on a newer timeline before we rewind it. */
+export function divergenceGraceMs(s: Situation): number {
+  return Math.max(5000, 3 * s.settings.loopWaitMs);
+}
+
+const leaderName = (s: Situation): string => otherLeader(s) ?? '?';
+const dataEmpty = (s: Situation): boolean => s.local.pg.dataDir === 'empty';
+const initialize = (s: Situation) => s.cluster?.initialize ?? { state: 'absent' as const };
+const selfEligibility = (s: Situation) =>
+  isEligible(selfAsCandidate(s.local.name, s.local.tags, s.local.pg), s.cluster!, s.settings);
+const leaderTimeline = (s: Situation): number | null =>
+  s.cluster?.status?.timeline ?? member(s, otherLeader(s))?.timeline ?? null;
+
+export const RULES: readonly Rule[] = [
+  // --- etcd unreachable: only the lease deadline matters ---------------------------------------
+  {
+    id: 'dcs-down.primary-within-lease',
+    when: 'etcd unreachable; I run a primary and my lease deadline has not passed',
+    action: 'none',
+    applies: (s) => !s.local.dcsReachable && pgPrimary(s) && leaseValid(s),
+    reason: (s) => `etcd unreachable; primary keeps serving until its lease deadline (${msLeft(s)} ms left)`,
+  },
+  {
+    id: 'dcs-down.primary-lease-over',
+    when: 'etcd unreachable; I run a primary and my lease deadline has passed',
+    action: 'fence',
+    applies: (s) => !s.local.dcsReachable && pgPrimary(s),
+    reason: () => 'etcd unreachable and my lease deadline passed: stop accepting writes',
+  },
+  {
+    id: 'dcs-down',
+    when: 'etcd unreachable; I am not a primary',
+    action: 'wait',
+    applies: (s) => !s.local.dcsReachable || s.cluster === null,
+    reason: () => 'etcd unreachable; changing nothing until it answers',
+  },
+  // --- bootstrap ------------------------------------------------------------------------------
+  {
+    id: 'bootstrap.race',
+    when: 'no `initialize` key',
+    action: 'initialize_cluster',
+    applies: (s) => initialize(s).state === 'absent',
+    reason: (s) => dataEmpty(s)
+      ? 'cluster is not initialized; racing to bootstrap it'
+      : 'cluster is not initialized; racing to bootstrap it from my existing data directory',
+  },
+  {
+    id: 'bootstrap.in-progress',
+    when: '`initialize` is empty: another member is bootstrapping',
+    action: 'wait',
+    applies: (s) => initialize(s).state === 'bootstrapping',
+    reason: () => 'another member is bootstrapping the cluster',
+  },
+  {
+    id: 'bootstrap.foreign-data',
+    when: 'my data directory has a different system identifier than `initialize`',
+    action: 'refuse_start',
+    applies: (s) => {
+      const init = initialize(s);
+      return init.state === 'done' && s.local.pg.systemId !== null && s.local.pg.systemId !== init.systemId;
+    },
+    reason: (s) => {
+      const init = initialize(s);
+      const want = init.state === 'done' ? init.systemId : '?';
+      return `data directory belongs to another cluster (system identifier ${s.local.pg.systemId}, cluster has ${want})`;
+    },
+  },
+  // --- empty data directory in an initialized cluster ----------------------------------------
+  {
+    id: 'clone.no-leader',
+    when: 'my data directory is empty and no member holds the leader key',
+    action: 'wait',
+    applies: (s) => dataEmpty(s) && otherLeader(s) === null,
+    reason: () => 'data directory is empty and there is no leader to clone from',
+  },
+  {
+    id: 'clone.leader-not-running',
+    when: 'my data directory is empty and the leader is not running yet',
+    action: 'wait',
+    applies: (s) => dataEmpty(s) && !leaderRunning(s),
+    reason: (s) => `data directory is empty; waiting for leader ${leaderName(s)} to run`,
+  },
+  {
+    id: 'clone.from-leader',
+    when: 'my data directory is empty and a leader runs',
+    action: 'clone_from_leader',
+    applies: dataEmpty,
+    reason: (s) => `data directory is empty; creating a replica from leader ${leaderName(s)}`,
+    build: (s) => ({ kind: 'clone_from_leader', leader: leaderName(s) }),
+  },
+  // --- maintenance mode -------------------------------------------------------------------------
+  {
+    id: 'paused.leader',
+    when: 'cluster paused; I hold the leader key and run a primary',
+    action: 'renew_leader',
+    applies: (s) => s.cluster!.paused && iLead(s) && pgPrimary(s),
+    reason: () => 'paused: I am the leader with the lock',
+  },
+  {
+    id: 'paused',
+    when: 'cluster paused',
+    action: 'none',
+    applies: (s) => s.cluster!.paused,
+    reason: () => 'paused: no automatic promotion or demotion',
+  },
+  // --- the leader key names me ----------------------------------------------------------------
+  {
+    id: 'leader.lease-over',
+    when: 'the leader key names me but my lease deadline passed, and I run a primary',
+    action: 'fence',
+    applies: (s) => keyNamesMe(s) && !leaseValid(s) && pgPrimary(s),
+    reason: () => 'my lease deadline passed without a successful renewal: stop accepting writes',
+  },
+  {
+    id: 'leader.reclaim-own-key',
+    when: 'the leader key still names me but is bound to a lease of my previous run',
+    action: 'acquire_leader',
+    applies: (s) => keyNamesMe(s) && !s.local.holdsLeaderKey,
+    reason: () => 'leader key still names me from a previous run (it never lapsed); binding it to my lease',
+  },
+  {
+    id: 'leader.healthy',
+    when: 'I hold the leader key and run a primary',
+    action: 'renew_leader',
+    applies: (s) => iLead(s) && pgPrimary(s),
+    reason: () => 'I am the leader with the lock',
+  },
+  {
+    id: 'leader.promote',
+    when: 'I hold the leader key and run a replica',
+    action: 'promote',
+    applies: (s) => iLead(s) && pgReplica(s),
+    reason: () => 'I hold the leader key and run as a replica: promoting',
+  },
+  {
+    id: 'leader.start-standby-data',
+    when: 'I hold the leader key; PostgreSQL is down and its data last ran as a standby',
+    action: 'start_replica',
+    applies: (s) => iLead(s) && pgDown(s) && !lastRanAsPrimary(s),
+    reason: () => 'I hold the leader key and my data last ran as a standby: start it, then promote',
+    build: () => ({ kind: 'start_replica', leader: null }),
+  },
+  {
+    id: 'leader.restart-in-place',
+    when: 'I hold the leader key; PostgreSQL is down for less than primary_start_timeout',
+    action: 'start_primary',
+    applies: (s) => iLead(s) && pgDown(s)
+      && (s.local.pgDownSince === null || s.local.now - s.local.pgDownSince < s.settings.primaryStartTimeoutMs),
+    reason: (s) => `PostgreSQL is not running; restarting it in place as primary (down ${
+      seconds(s.local.pgDownSince === null ? 0 : s.local.now - s.local.pgDownSince)} of ${seconds(s.settings.primaryStartTimeoutMs)} allowed)`,
+  },
+  {
+    id: 'leader.hand-over',
+    when: 'I hold the leader key; PostgreSQL is down past primary_start_timeout and an eligible replica exists',
+    action: 'release_leader',
+    applies: (s) => iLead(s) && pgDown(s) && eligibleReplicas(s.local.name, s.cluster!, s.settings).length > 0,
+    reason: (s) => `PostgreSQL down longer than primary_start_timeout; releasing the key to eligible replicas (${
+      eligibleReplicas(s.local.name, s.cluster!, s.settings).join(', ')})`,
+  },
+  {
+    id: 'leader.keep-restarting',
+    when: 'I hold the leader key; PostgreSQL is down past primary_start_timeout and no replica is eligible',
+    action: 'start_primary',
+    applies: (s) => iLead(s) && pgDown(s),
+    reason: () => 'PostgreSQL down longer than primary_start_timeout but no replica is eligible; still restarting it',
+  },
+  // --- another member leads -------------------------------------------------------------------
+  {
+    id: 'follower.demote',
+    when: 'another member holds the leader key and I run a primary',
+    action: 'fence',
+    applies: (s) => otherLeader(s) !== null && pgPrimary(s),
+    reason: (s) => `${leaderName(s)} holds the leader key: I must not accept writes`,
+  },
+  {
+    id: 'follower.switch-upstream',
+    when: 'another member leads; I run a replica streaming from someone else',
+    action: 'follow',
+    applies: (s) => otherLeader(s) !== null && pgReplica(s) && s.local.pg.upstream !== otherLeader(s),
+    reason: (s) => `following new leader ${leaderName(s)} (was ${s.local.pg.upstream ?? 'no upstream'})`,
+    build: (s) => ({ kind: 'follow', leader: leaderName(s) }),
+  },
+  {
+    id: 'follower.diverged',
+    when: 'another member leads on a newer timeline; my replica has not streamed from it for the grace period',
+    action: 'rewind',
+    applies: (s) => {
+      const tl = leaderTimeline(s);
+      return otherLeader(s) !== null && pgReplica(s) && leaderRunning(s) && !s.local.pg.streaming
+        && s.local.notStreamingSince !== null && s.local.now - s.local.notStreamingSince >= divergenceGraceMs(s)
+        && tl !== null && (s.local.pg.timeline ?? 0) < tl;
+    },
+    reason: (s) => `not streaming from ${leaderName(s)} for ${seconds(s.local.now - (s.local.notStreamingSince ?? s.local.now))} and behind its timeline ${
+      leaderTimeline(s)}: my WAL may have diverged; rewinding`,
+    build: (s) => ({ kind: 'rewind', leader: leaderName(s) }),
+  },
+  {
+    id: 'follower.healthy',
+    when: 'another member leads; I run a replica of it',
+    action: 'none',
+    applies: (s) => otherLeader(s) !== null && pgReplica(s),
+    reason: (s) => `replica of leader ${leaderName(s)}${s.local.pg.streaming ? ', streaming' : ', not streaming yet'}`,
+  },
+  {
+    id: 'follower.rebuild-after-rewind-failed',
+    when: 'another member leads; my former-primary data could not be rewound and rebuilds are allowed',
+    action: 'rebuild',
+    applies: (s) => otherLeader(s) !== null && pgDown(s) && s.local.rewindFailed && s.settings.rebuildOnRewindFailure && leaderRunning(s),
+    reason: (s) => `pg_rewind failed; rebuilding from a fresh base backup of ${leaderName(s)}`,
+    build: (s) => ({ kind: 'rebuild', leader: leaderName(s) }),
+  },
+  {
+    id: 'follower.rewind-failed',
+    when: 'another member leads; my data could not be rewound and rebuilds are not allowed',
+    action: 'wait',
+    applies: (s) => otherLeader(s) !== null && pgDown(s) && s.local.rewindFailed,
+    reason: () => 'pg_rewind failed and rebuild_on_rewind_failure is off: manual action needed (pgwarden ctl reinit)',
+  },
+  {
+    id: 'follower.leader-not-running',
+    when: 'another member leads but is not running; my data last ran as a primary',
+    action: 'wait',
+    applies: (s) => otherLeader(s) !== null && pgDown(s) && lastRanAsPrimary(s) && !leaderRunning(s),
+    reason: (s) => `my data last ran as a primary; waiting for leader ${leaderName(s)} to run before rewinding`,
+  },
+  {
+    id: 'follower.rewind',
+    when: 'another member leads; PostgreSQL is down and its data last ran as a primary',
+    action: 'rewind',
+    applies: (s) => otherLeader(s) !== null && pgDown(s) && lastRanAsPrimary(s) && s.settings.usePgRewind,
+    reason: (s) => `my data last ran as a primary; rewinding it against ${leaderName(s)} before following`,
+    build: (s) => ({ kind: 'rewind', leader: leaderName(s) }),
+  },
+  {
+    id: 'follower.rebuild-no-rewind',
+    when: 'another member leads; my data last ran as a primary, use_pg_rewind is off and rebuilds are allowed',
+    action: 'rebuild',
+    applies: (s) => otherLeader(s) !== null && pgDown(s) && lastRanAsPrimary(s) && s.settings.rebuildOnRewindFailure,
+    reason: (s) => `my data last ran as a primary and use_pg_rewind is off; rebuilding from ${leaderName(s)}`,
+    build: (s) => ({ kind: 'rebuild', leader: leaderName(s) }),
+  },
+  {
+    id: 'follower.start',
+    when: 'another member leads; PostgreSQL is down',
+    action: 'start_replica',
+    applies: (s) => otherLeader(s) !== null && pgDown(s),
+    reason: (s) => `starting PostgreSQL as a replica of ${leaderName(s)}`,
+    build: (s) => ({ kind: 'start_replica', leader: leaderName(s) }),
+  },
+  // --- nobody leads ---------------------------------------------------------------------------
+  {
+    id: 'leaderless.stale-primary',
+    when: 'no leader; I run a primary on an older timeline than the cluster',
+    action: 'fence',
+    applies: (s) => pgPrimary(s) && s.cluster!.status !== null && (s.local.pg.timeline ?? 0) < s.cluster!.status.timeline,
+    reason: (s) => `no leader and my primary is on timeline ${s.local.pg.timeline}, older than the cluster's ${s.cluster!.status?.timeline}`,
+  },
+  {
+    id: 'leaderless.primary-lease-over',
+    when: 'no leader; I run a primary and my lease deadline passed',
+    action: 'fence',
+    applies: (s) => pgPrimary(s) && !leaseValid(s),
+    reason: () => 'no leader and my lease deadline passed: stop accepting writes',
+  },
+  {
+    id: 'leaderless.primary-race',
+    when: 'no leader; I run a primary on the cluster timeline',
+    action: 'race',
+    applies: pgPrimary,
+    reason: () => 'no leader and I run a primary: racing for the key',
+  },
+  {
+    id: 'leaderless.ineligible',
+    when: 'no leader; I run a replica that may not be promoted',
+    action: 'none',
+    applies: (s) => pgReplica(s) && !selfEligibility(s).ok,
+    reason: (s) => {
+      const v = selfEligibility(s);
+      return `no leader, but I am not eligible: ${v.ok ? '' : v.why}`;
+    },
+  },
+  {
+    id: 'leaderless.race',
+    when: 'no leader; I run an eligible replica',
+    action: 'race',
+    applies: pgReplica,
+    reason: (s) => {
+      const v = selfEligibility(s);
+      return `no leader; I am eligible (${v.ok ? v.detail : ''}); asking peers before racing`;
+    },
+  },
+  {
+    id: 'leaderless.start-standby',
+    when: 'no leader; PostgreSQL is down',
+    action: 'start_replica',
+    applies: pgDown,
+    reason: () => 'no leader; starting PostgreSQL as a standby so I can take part in the race',
+    build: () => ({ kind: 'start_replica', leader: null }),
+  },
+  {
+    id: 'fallthrough',
+    when: 'anything else (e.g. PostgreSQL is starting)',
+    action: 'wait',
+    applies: () => true,
+    reason: (s) => `waiting: PostgreSQL is ${s.local.pg.process}`,
+  },
+];

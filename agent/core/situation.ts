@@ -1,0 +1,63 @@
+// Small named questions about a situation, shared by the rules. Pure.
+import type { ClusterView, ControlState, HaSettings, LocalView, MemberRecord } from './types.js';
+
+export interface Situation {
+  readonly cluster: ClusterView | null;
+  readonly local: LocalView;
+  readonly settings: HaSettings;
+}
+
+export function pgPrimary(s: Situation): boolean {
+  return s.local.pg.process === 'running' && s.local.pg.role === 'primary';
+}
+
+export function pgReplica(s: Situation): boolean {
+  return s.local.pg.process === 'running' && s.local.pg.role === 'replica';
+}
+
+export function pgDown(s: Situation): boolean {
+  return s.local.pg.process === 'stopped' || s.local.pg.process === 'crashed';
+}
+
+export function leaseValid(s: Situation): boolean {
+  return s.local.leaseDeadline !== null && s.local.now < s.local.leaseDeadline;
+}
+
+export function msLeft(s: Situation): number {
+  return Math.max(0, Math.round((s.local.leaseDeadline ?? s.local.now) - s.local.now));
+}
+
+/** The leader key names us. */
+export function keyNamesMe(s: Situation): boolean {
+  return s.cluster?.leader === s.local.name;
+}
+
+/** We hold the leader key on our lease and our right to be primary has not run out (rules 1–2). */
+export function iLead(s: Situation): boolean {
+  return keyNamesMe(s) && s.local.holdsLeaderKey && leaseValid(s);
+}
+
+/** Another member's name is in the leader key. */
+export function otherLeader(s: Situation): string | null {
+  const leader = s.cluster?.leader ?? null;
+  return leader !== null && leader !== s.local.name ? leader : null;
+}
+
+export function member(s: Situation, name: string | null): MemberRecord | undefined {
+  return name === null ? undefined : s.cluster?.members.find((m) => m.name === name);
+}
+
+export function leaderRunning(s: Situation): boolean {
+  return member(s, otherLeader(s))?.state === 'running';
+}
+
+const STANDBY_STATES: readonly ControlState[] = ['shut down in recovery', 'in archive recovery'];
+
+/** The stopped data directory last ran as a primary (so it may hold WAL the leader lacks). */
+export function lastRanAsPrimary(s: Situation): boolean {
+  return !STANDBY_STATES.includes(s.local.pg.controlState);
+}
+
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}

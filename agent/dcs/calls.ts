@@ -1,0 +1,165 @@
+// Deadlines and bounded retries for etcd calls. Every public DCS operation gets one budget of
+// retry_timeout; each attempt inside it carries a gRPC deadline and a monotonic timer, so an
+// operation rejects on time even when etcd is frozen and the gRPC deadline is slow to fire.
+import { isBrokenCircuitError, circuitBreaker, ConsecutiveBreaker, handleWhen, noop, type IPolicy } from 'cockatiel';
+import {
+  EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCUnavailableError, isRecoverableError,
+} from 'etcd3';
+
+export interface MonotonicClock {
+  now(): number;
+}
+
+export type DcsErrorKind = 'timeout' | 'unavailable' | 'rejected' | 'no_lease';
+
+/** What every DCS method rejects with. `cause` holds the last underlying error. */
+export class DcsError extends Error {
+  readonly kind: DcsErrorKind;
+  constructor(kind: DcsErrorKind, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'DcsError';
+    this.kind = kind;
+  }
+}
+
+/** The time left for one DCS operation, measured on the monotonic clock. */
+export class Budget {
+  readonly totalMs: number;
+  readonly #end: number;
+  readonly #clock: MonotonicClock;
+
+  constructor(clock: MonotonicClock, totalMs: number) {
+    this.#clock = clock;
+    this.totalMs = totalMs;
+    this.#end = clock.now() + totalMs;
+  }
+
+  remaining(): number {
+    return this.#end - this.#clock.now();
+  }
+}
+
+/** Options handed to each attempt; pass them straight to the etcd3 RPC call. */
+export interface AttemptOptions {
+  readonly deadline: Date;
+}
+
+class AttemptTimeout extends Error {}
+
+/** Shortest attempt worth starting, and the pause between attempts (doubling, capped). */
+const MIN_ATTEMPT_MS = 10;
+const FIRST_PAUSE_MS = 25;
+const MAX_PAUSE_MS = 200;
+/** Our own timer fires this long after the gRPC deadline, in case gRPC does not. */
+const TIMER_GRACE_MS = 20;
+/** With several hosts, an attempt gets at least this long (a slow answer is still an answer). */
+const MIN_SLICE_MS = 150;
+
+/**
+ * How long a host's circuit stays open before one probe call may pass. Short, so a frozen or
+ * restarted etcd is used again within about half a second of answering.
+ */
+export const HALF_OPEN_AFTER_MS = 500;
+
+/**
+ * Fault handling for the etcd3 connection pool.
+ * - global: no policy; retries are ours (bounded by the operation's deadline, see `CallRunner`).
+ * - host: with several hosts, a circuit breaker that opens on the first transport failure, so the
+ *   next attempts go to the other hosts instead of waiting on a frozen one, and half-opens after
+ *   HALF_OPEN_AFTER_MS. With one host a breaker buys nothing (there is nowhere else to go) and
+ *   would only delay recovery, so there is none.
+ */
+export function faultHandling(hostCount: number): { global: IPolicy; host: () => IPolicy } {
+  return {
+    global: noop,
+    host: hostCount > 1
+      ? () => circuitBreaker(handleWhen(isRecoverableError), {
+        halfOpenAfter: HALF_OPEN_AFTER_MS,
+        breaker: new ConsecutiveBreaker(1),
+      })
+      : () => noop,
+  };
+}
+
+/**
+ * May this error be retried? Idempotent operations retry on any transport error; the others only
+ * when the request surely did not change anything (blocked by a breaker, or no connection).
+ */
+function retryable(e: unknown, idempotent: boolean): boolean {
+  if (isBrokenCircuitError(e) || e instanceof GRPCUnavailableError) return true;
+  if (!idempotent) return false;
+  return e instanceof AttemptTimeout || (e instanceof Error && isRecoverableError(e));
+}
+
+function errorKind(e: unknown): DcsErrorKind {
+  if (e instanceof EtcdLeaseInvalidError) return 'no_lease';
+  if (e instanceof AttemptTimeout || e instanceof GRPCDeadlineExceededError) return 'timeout';
+  if (e instanceof Error && isRecoverableError(e)) return 'unavailable';
+  return 'rejected';
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Runs attempts of one operation until one succeeds, a non-retryable error, or the budget ends. */
+export class CallRunner {
+  readonly #clock: MonotonicClock;
+  readonly #hostCount: number;
+
+  constructor(clock: MonotonicClock, hostCount: number) {
+    this.#clock = clock;
+    this.#hostCount = hostCount;
+  }
+
+  budget(ms: number): Budget {
+    return new Budget(this.#clock, ms);
+  }
+
+  async run<T>(
+    what: string,
+    budget: Budget,
+    attempt: (opts: AttemptOptions) => Promise<T>,
+    { idempotent }: { idempotent: boolean },
+  ): Promise<T> {
+    let lastError: unknown = null;
+    let pause = FIRST_PAUSE_MS;
+    for (let n = 1; ; n++) {
+      const remaining = budget.remaining();
+      if (remaining < MIN_ATTEMPT_MS) {
+        throw new DcsError(
+          'timeout',
+          `${what}: no answer from etcd within ${budget.totalMs} ms (${n - 1} attempts; last error: ${describe(lastError)})`,
+          lastError,
+        );
+      }
+      // With several hosts, do not let one frozen host eat the whole budget.
+      const slice = this.#hostCount > 1
+        ? Math.min(remaining, Math.max(budget.totalMs / this.#hostCount, MIN_SLICE_MS))
+        : remaining;
+      try {
+        return await withTimer(attempt({ deadline: new Date(Date.now() + slice) }), slice + TIMER_GRACE_MS);
+      } catch (e) {
+        lastError = e;
+        if (e instanceof DcsError) throw e;
+        if (!retryable(e, idempotent)) throw new DcsError(errorKind(e), `${what}: ${describe(e)}`, e);
+      }
+      await sleep(Math.min(pause, Math.max(0, budget.remaining() - MIN_ATTEMPT_MS)));
+      pause = Math.min(pause * 2, MAX_PAUSE_MS);
+    }
+  }
+}
+
+function withTimer<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new AttemptTimeout(`attempt timed out after ${Math.round(ms)} ms`)), ms);
+    p.then(
+      (v) => { clearTimeout(t); resolve(v); },
+      (e: unknown) => { clearTimeout(t); reject(e); },
+    );
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

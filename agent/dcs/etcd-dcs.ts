@@ -1,0 +1,338 @@
+// EtcdDcs: the runtime's `Dcs` port on etcd v3 (SPEC §2, DESIGN rules 1–2).
+// Every method is one budget of retry_timeout (see calls.ts); writes that must not clobber a
+// concurrent writer are etcd transactions comparing create_revision, mod_revision or value.
+import type { Etcd3, ICompare, IRequestOp, ITxnRequest, ITxnResponse, KVClient } from 'etcd3';
+import type { DynamicConfig, TlsFiles } from '../config/types.js';
+import type { FailoverRequest, HistoryRow, LeaderStatus, MemberRecord, SyncState } from '../core/types.js';
+import type { Logger } from '../log.js';
+import type { ClusterSnapshot, Dcs, LeaseRenewal } from '../runtime/ports.js';
+import { BadValueLog } from './bad-values.js';
+import { Budget, CallRunner, DcsError, type MonotonicClock } from './calls.js';
+import { createEtcdClient } from './client.js';
+import { decodeCluster } from './cluster.js';
+import {
+  decodeHistory, decodeSync, encodeFailover, encodeHistory, encodeInitialize, encodeMember, encodeStatus,
+  encodeSync, sameSync,
+} from './codec.js';
+import { encodeConfig } from './config-value.js';
+import { ClusterKeys, KEY, checkSegment } from './keys.js';
+import { LeaseKeeper } from './lease.js';
+import { PrefixWatch } from './watch.js';
+
+export interface EtcdDcsOptions {
+  /** "host:port" or "http(s)://host:port"; every host is tried. */
+  hosts: string[];
+  /** Key prefix root, default "/pgwarden"; slashes are normalised. */
+  namespace?: string;
+  scope: string;
+  /** This agent's member name. */
+  name: string;
+  /** TTL of our lease (dynamic config `ttl`). */
+  ttlSeconds: number;
+  /** Deadline of every DCS operation (dynamic config `retry_timeout`, in ms). */
+  retryTimeoutMs: number;
+  /** Monotonic clock: deadlines and the lease renewal's send time. */
+  clock: MonotonicClock;
+  logger: Logger;
+  auth?: { username: string; password: string };
+  /** PEM files; without `ca` the system's roots are trusted. */
+  tls?: TlsFiles;
+}
+
+/** How often appendHistory re-reads and retries when another writer changed `history` meanwhile. */
+const HISTORY_CAS_ATTEMPTS = 5;
+
+type Txn = ITxnRequest & { compare: ICompare[] };
+
+export class EtcdDcs implements Dcs {
+  readonly #client: Etcd3;
+  readonly #kv: KVClient;
+  readonly #keys: ClusterKeys;
+  readonly #name: string;
+  readonly #retryTimeoutMs: number;
+  readonly #runner: CallRunner;
+  readonly #lease: LeaseKeeper;
+  readonly #badValues: BadValueLog;
+  readonly #log: Logger;
+  readonly #clock: MonotonicClock;
+  readonly #watches = new Set<PrefixWatch>();
+  #closed = false;
+
+  constructor(o: EtcdDcsOptions) {
+    checkSegment('member name', o.name);
+    if (!(o.retryTimeoutMs > 0)) throw new Error(`retryTimeoutMs must be positive, got ${o.retryTimeoutMs}`);
+    this.#keys = new ClusterKeys(o.namespace ?? '/pgwarden', o.scope);
+    this.#name = o.name;
+    this.#retryTimeoutMs = o.retryTimeoutMs;
+    this.#clock = o.clock;
+    this.#log = o.logger.child({ component: 'dcs' });
+    this.#client = createEtcdClient({
+      hosts: o.hosts, retryTimeoutMs: o.retryTimeoutMs,
+      ...(o.auth ? { auth: o.auth } : {}), ...(o.tls ? { tls: o.tls } : {}),
+    });
+    this.#kv = this.#client.kv;
+    this.#runner = new CallRunner(o.clock, o.hosts.length);
+    this.#lease = new LeaseKeeper(this.#client.leaseClient, this.#runner, o.clock, o.ttlSeconds, this.#log);
+    this.#badValues = new BadValueLog(this.#log);
+  }
+
+  /** Our current lease ID (decimal string), or null before the first renewal / after loss. */
+  get leaseId(): string | null {
+    return this.#lease.id;
+  }
+
+  async readCluster(): Promise<ClusterSnapshot> {
+    const res = await this.#run('read cluster', this.#budget(), (opts) =>
+      this.#kv.range({ key: this.#keys.prefixBuf, range_end: this.#keys.rangeEnd }, opts), true);
+    return decodeCluster(res.kvs, Number(res.header.revision), {
+      keys: this.#keys, name: this.#name, leaseId: this.#lease.id, badValues: this.#badValues,
+    });
+  }
+
+  async renewLease(): Promise<LeaseRenewal> {
+    this.#checkOpen();
+    return this.#lease.renew(this.#budget());
+  }
+
+  async acquireLeader(): Promise<boolean> {
+    const lease = this.#requireLease();
+    const key = this.#keys.key(KEY.leader);
+    const put: IRequestOp = { request_put: { key, value: Buffer.from(this.#name), lease } };
+    // 1. Ours on our lease already: nothing to write (no watch event for everyone).
+    // 2. Ours on another lease (a previous run's): bind it to our current lease.
+    // 3. Absent: create it.
+    const res = await this.#txn('acquire leader', {
+      compare: [valueIs(key, this.#name), { key, target: 'Lease', result: 'Equal', lease }],
+      success: [],
+      failure: [{
+        request_txn: {
+          compare: [valueIs(key, this.#name)],
+          success: [put],
+          failure: [{ request_txn: { compare: [absent(key)], success: [put], failure: [] } }],
+        },
+      }],
+    }, true, lease);
+    const rebind = res.responses[0]?.response_txn;
+    return res.succeeded || rebind?.succeeded === true || rebind?.responses[0]?.response_txn?.succeeded === true;
+  }
+
+  async releaseLeader(): Promise<boolean> {
+    const key = this.#keys.key(KEY.leader);
+    const res = await this.#txn('release leader', {
+      compare: [valueIs(key, this.#name)],
+      success: [{ request_delete_range: { key } }],
+    }, false);
+    return res.succeeded;
+  }
+
+  async touchMember(member: MemberRecord): Promise<void> {
+    if (member.name !== this.#name) {
+      throw new DcsError('rejected', `touchMember: record is for ${JSON.stringify(member.name)}, this agent is ${JSON.stringify(this.#name)}`);
+    }
+    const lease = this.#requireLease();
+    await this.#leased(lease, this.#run('touch member', this.#budget(), (opts) =>
+      this.#kv.put({ key: this.#keys.member(this.#name), value: Buffer.from(encodeMember(member)), lease }, opts), true));
+  }
+
+  async claimInitialize(): Promise<boolean> {
+    const key = this.#keys.key(KEY.initialize);
+    // Not retried once it may have reached etcd: a lost answer would turn our win into a "false".
+    const res = await this.#txn('claim initialize', {
+      compare: [absent(key)],
+      success: [{ request_put: { key, value: Buffer.alloc(0) } }],
+    }, false);
+    return res.succeeded;
+  }
+
+  async completeInitialize(systemId: string): Promise<void> {
+    const key = this.#keys.key(KEY.initialize);
+    const value = encodeInitialize(systemId);
+    const res = await this.#txn('complete initialize', {
+      compare: [valueIs(key, '')],
+      success: [{ request_put: { key, value: Buffer.from(value) } }],
+      failure: [{ request_range: { key } }],
+    }, true);
+    if (res.succeeded) return;
+    const current = res.responses[0]?.response_range?.kvs[0]?.value.toString('utf8');
+    if (current === value) return; // an earlier attempt of ours got through
+    throw new DcsError('rejected', `complete initialize: ${this.#keys.prefix}${KEY.initialize} holds ${current === undefined ? 'nothing' : JSON.stringify(current)}, not "" — system identifier ${value} not recorded`);
+  }
+
+  async abandonInitialize(): Promise<void> {
+    const key = this.#keys.key(KEY.initialize);
+    await this.#txn('abandon initialize', {
+      compare: [valueIs(key, '')],
+      success: [{ request_delete_range: { key } }],
+    }, true);
+  }
+
+  async initializeConfig(config: DynamicConfig): Promise<void> {
+    const key = this.#keys.key(KEY.config);
+    await this.#txn('initialize config', {
+      compare: [absent(key)],
+      success: [{ request_put: { key, value: Buffer.from(encodeConfig(config)) } }],
+    }, true);
+  }
+
+  async writeConfig(config: DynamicConfig, expectedRevision: number): Promise<boolean> {
+    const key = this.#keys.key(KEY.config);
+    const res = await this.#txn('write config', {
+      compare: [revisionIs(key, expectedRevision)],
+      success: [{ request_put: { key, value: Buffer.from(encodeConfig(config)) } }],
+    }, false);
+    return res.succeeded;
+  }
+
+  async writeStatus(status: LeaderStatus): Promise<void> {
+    await this.#put('write status', KEY.status, encodeStatus(status));
+  }
+
+  async setFailover(request: FailoverRequest | null): Promise<void> {
+    if (request !== null) {
+      await this.#put('set failover', KEY.failover, encodeFailover(request));
+      return;
+    }
+    await this.#run('clear failover', this.#budget(), (opts) =>
+      this.#kv.deleteRange({ key: this.#keys.key(KEY.failover) }, opts), true);
+  }
+
+  /**
+   * Read-modify-write with a CAS on mod_revision, re-read on a lost race. A row for a timeline
+   * that is already recorded is not added again, so a retried append is harmless.
+   */
+  async appendHistory(row: HistoryRow): Promise<void> {
+    const key = this.#keys.key(KEY.history);
+    const budget = this.#budget();
+    for (let i = 0; i < HISTORY_CAS_ATTEMPTS; i++) {
+      const read = await this.#run('read history', budget, (opts) => this.#kv.range({ key }, opts), true);
+      const kv = read.kvs[0];
+      let rows: readonly HistoryRow[] = [];
+      if (kv) {
+        const raw = kv.value.toString('utf8');
+        const d = decodeHistory(raw);
+        if (d.ok) rows = d.value;
+        else this.#badValues.bad(this.#keys.prefix + KEY.history, raw, `${d.reason} (it will be replaced)`);
+      }
+      if (rows.some((r) => r.timeline === row.timeline)) return;
+      const res = await this.#txn('append history', {
+        compare: [revisionIs(key, kv ? Number(kv.mod_revision) : 0)],
+        success: [{ request_put: { key, value: Buffer.from(encodeHistory([...rows, row])) } }],
+      }, true, undefined, budget);
+      if (res.succeeded) return;
+    }
+    throw new DcsError('rejected', `append history: ${this.#keys.prefix}${KEY.history} changed under us ${HISTORY_CAS_ATTEMPTS} times`);
+  }
+
+  /**
+   * CAS on the meaning of `sync` (same leader and standby set), applied with a CAS on its
+   * mod_revision. Resolves true when `sync` now holds `next`; false when it held something other
+   * than `expected` (a malformed value counts as absent).
+   */
+  async writeSync(next: SyncState, expected: SyncState | null): Promise<boolean> {
+    const key = this.#keys.key(KEY.sync);
+    const budget = this.#budget();
+    const read = await this.#run('read sync', budget, (opts) => this.#kv.range({ key }, opts), true);
+    const kv = read.kvs[0];
+    const current = kv ? this.#decodeSync(kv.value) : null;
+    if (sameSync(current, next)) return true;
+    if (!sameSync(current, expected)) return false;
+    const res = await this.#txn('write sync', {
+      compare: [revisionIs(key, kv ? Number(kv.mod_revision) : 0)],
+      success: [{ request_put: { key, value: Buffer.from(encodeSync(next)) } }],
+      failure: [{ request_range: { key } }],
+    }, true, undefined, budget);
+    if (res.succeeded) return true;
+    // Lost the race, or an earlier attempt of ours got through before its answer was lost.
+    const now = res.responses[0]?.response_range?.kvs[0];
+    return now !== undefined && sameSync(this.#decodeSync(now.value), next);
+  }
+
+  async watch(onChange: (key: string) => void): Promise<() => Promise<void>> {
+    this.#checkOpen();
+    const w = new PrefixWatch(this.#client.watchClient, this.#keys, onChange, {
+      log: this.#log, clock: this.#clock, answerTimeoutMs: this.#retryTimeoutMs,
+    });
+    this.#watches.add(w);
+    await w.start(this.#retryTimeoutMs);
+    return async () => {
+      this.#watches.delete(w);
+      await w.cancel();
+    };
+  }
+
+  async close({ revokeLease }: { revokeLease: boolean }): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#watches].map((w) => w.cancel()));
+    this.#watches.clear();
+    if (revokeLease) {
+      await this.#lease.revoke(this.#budget()).catch((e: unknown) => {
+        this.#log.warn({ err: e }, 'could not revoke the etcd lease; its keys expire after the TTL');
+      });
+    }
+    this.#client.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  #budget(): Budget {
+    return this.#runner.budget(this.#retryTimeoutMs);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new DcsError('rejected', 'the etcd client is closed');
+  }
+
+  #run<T>(what: string, budget: Budget, call: (opts: { deadline: Date }) => Promise<T>, idempotent: boolean): Promise<T> {
+    this.#checkOpen();
+    return this.#runner.run(what, budget, call, { idempotent });
+  }
+
+  #txn(what: string, req: Txn, idempotent: boolean, lease?: string, budget = this.#budget()): Promise<ITxnResponse> {
+    const p = this.#run(what, budget, (opts) => this.#kv.txn(req, opts), idempotent);
+    return lease === undefined ? p : this.#leased(lease, p);
+  }
+
+  #put(what: string, key: string, value: string): Promise<unknown> {
+    return this.#run(what, this.#budget(), (opts) =>
+      this.#kv.put({ key: this.#keys.key(key), value: Buffer.from(value) }, opts), true);
+  }
+
+  /** A write on our lease failed because etcd no longer knows the lease: forget it. */
+  async #leased<T>(lease: string, p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (e) {
+      if (e instanceof DcsError && e.kind === 'no_lease') this.#lease.lost(lease);
+      throw e;
+    }
+  }
+
+  #requireLease(): string {
+    this.#checkOpen();
+    const id = this.#lease.id;
+    if (id === null) throw new DcsError('no_lease', 'no etcd lease: renewLease() must succeed first');
+    return id;
+  }
+
+  #decodeSync(value: Buffer): SyncState | null {
+    const raw = value.toString('utf8');
+    const d = decodeSync(raw);
+    if (d.ok) return d.value;
+    this.#badValues.bad(this.#keys.prefix + KEY.sync, raw, d.reason);
+    return null;
+  }
+}
+
+function valueIs(key: Buffer, value: string): ICompare {
+  return { key, target: 'Value', result: 'Equal', value: Buffer.from(value) };
+}
+
+function absent(key: Buffer): ICompare {
+  return { key, target: 'Create', result: 'Equal', create_revision: 0 };
+}
+
+/** mod_revision equals `revision`; 0 means "the key is absent". */
+function revisionIs(key: Buffer, revision: number): ICompare {
+  return revision === 0 ? absent(key) : { key, target: 'Mod', result: 'Equal', mod_revision: revision };
+}

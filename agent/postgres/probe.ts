@@ -1,0 +1,84 @@
+// The probe query (one round-trip) and its mapping to PgView.
+import type { PgView } from '../core/types.js';
+import { parseLsn } from '../core/lsn.js';
+
+/**
+ * Everything a probe needs in one statement. pg_is_in_recovery() is read once (materialized) so the
+ * primary-only functions are only evaluated on a primary.
+ */
+export const PROBE_SQL = `
+WITH r AS MATERIALIZED (SELECT pg_is_in_recovery() AS rec)
+SELECT r.rec AS in_recovery,
+       (SELECT system_identifier::text FROM pg_control_system()) AS system_id,
+       CASE WHEN r.rec THEN NULL ELSE pg_current_wal_flush_lsn()::text END AS wal_lsn,
+       CASE WHEN r.rec THEN NULL ELSE pg_walfile_name(pg_current_wal_flush_lsn()) END AS wal_file,
+       pg_last_wal_receive_lsn()::text AS received_lsn,
+       pg_last_wal_replay_lsn()::text AS replayed_lsn,
+       w.received_tli AS received_tli,
+       w.status AS receiver_status,
+       (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
+       (SELECT min_recovery_end_timeline FROM pg_control_recovery()) AS min_recovery_tli
+  FROM r LEFT JOIN pg_stat_wal_receiver w ON true`;
+
+export interface ProbeRow {
+  in_recovery: boolean;
+  system_id: string | null;
+  wal_lsn: string | null;
+  wal_file: string | null;
+  received_lsn: string | null;
+  replayed_lsn: string | null;
+  received_tli: number | null;
+  receiver_status: string | null;
+  checkpoint_tli: number | null;
+  min_recovery_tli: number | null;
+}
+
+function lsnOrNull(text: string | null): number | null {
+  if (text === null) return null;
+  try {
+    return parseLsn(text);
+  } catch {
+    return null;
+  }
+}
+
+/** Timeline of a WAL file name: its first 8 hex digits. */
+export function timelineOfWalFile(name: string | null): number | null {
+  if (!name || !/^[0-9A-F]{24}$/i.test(name)) return null;
+  return parseInt(name.slice(0, 8), 16);
+}
+
+/** PgView of a running server from one probe row. */
+export function viewFromProbe(row: ProbeRow, upstream: string | null): PgView {
+  if (!row.in_recovery) {
+    return {
+      dataDir: 'initialized',
+      process: 'running',
+      role: 'primary',
+      systemId: row.system_id,
+      timeline: timelineOfWalFile(row.wal_file) ?? row.checkpoint_tli,
+      walLsn: lsnOrNull(row.wal_lsn),
+      receivedLsn: null,
+      replayedLsn: null,
+      upstream: null,
+      streaming: false,
+      controlState: 'in production',
+    };
+  }
+  // Replica: the receiver's timeline when it runs; else the best local knowledge (restartpoint or
+  // minimum recovery point, whichever is later).
+  const local = Math.max(row.checkpoint_tli ?? 0, row.min_recovery_tli ?? 0);
+  return {
+    dataDir: 'initialized',
+    process: 'running',
+    role: 'replica',
+    systemId: row.system_id,
+    timeline: row.received_tli ?? (local > 0 ? local : null),
+    walLsn: null,
+    receivedLsn: lsnOrNull(row.received_lsn),
+    replayedLsn: lsnOrNull(row.replayed_lsn),
+    upstream,
+    streaming: row.receiver_status === 'streaming',
+    controlState: 'in archive recovery',
+  };
+}

@@ -1,0 +1,65 @@
+// pg_rewind of a stopped former primary against the new primary.
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import type { RewindOutcome, Upstream } from '../runtime/ports.js';
+import { buildConninfo } from './conf.js';
+import { runProgram, tail, type Owner } from './exec.js';
+import { withConnection, type ConnConfig } from './sql.js';
+
+export interface RewindParams {
+  readonly binDir: string;
+  readonly dataDir: string;
+  readonly owner: Owner | null;
+  readonly from: Upstream;
+  readonly superuser: string;
+  readonly passfile: string | null;
+  readonly timeoutMs: number;
+  readonly log: Logger;
+}
+
+/** Map pg_rewind's exit and output to an outcome. */
+export function rewindOutcome(code: number | null, output: string): RewindOutcome {
+  if (code !== 0) return 'failed';
+  if (/no rewind required/i.test(output)) return 'not_needed';
+  return 'rewound';
+}
+
+/**
+ * PostgreSQL 15's pg_rewind reads the source's timeline from its control file, which a freshly
+ * promoted server only updates at its next checkpoint. Make sure that checkpoint happened.
+ */
+export async function ensureSourceCheckpoint(conn: ConnConfig, log: Logger): Promise<void> {
+  await withConnection({ ...conn, statement_timeout: 120_000, query_timeout: 125_000 }, async (client) => {
+    const r = await client.query<{ rec: boolean; ckpt: number; cur: string | null }>(
+      `SELECT pg_is_in_recovery() AS rec,
+              (SELECT timeline_id FROM pg_control_checkpoint()) AS ckpt,
+              CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END AS cur`);
+    const row = r.rows[0];
+    if (!row || row.rec || row.cur === null) return;
+    const current = parseInt(row.cur.slice(0, 8), 16);
+    if (current > row.ckpt) {
+      log.info({ checkpointTimeline: row.ckpt, timeline: current }, 'CHECKPOINT on the rewind source (recently promoted)');
+      await client.query('CHECKPOINT');
+    }
+  });
+}
+
+export async function runRewind(p: RewindParams): Promise<RewindOutcome> {
+  const source = buildConninfo({ host: p.from.host, port: p.from.port, user: p.superuser, dbname: 'postgres', connect_timeout: 5 });
+  const env: Record<string, string> = { PGAPPNAME: 'pgwarden_rewind' };
+  if (p.passfile) env.PGPASSFILE = p.passfile;
+  p.log.info({ from: p.from.name, host: p.from.host, port: p.from.port }, 'pg_rewind starting');
+  const r = await runProgram({
+    file: path.join(p.binDir, 'pg_rewind'),
+    args: ['-D', p.dataDir, `--source-server=${source}`, '--progress'],
+    env, owner: p.owner, timeoutMs: p.timeoutMs,
+  });
+  const output = `${r.stdout}\n${r.stderr}`;
+  const outcome = r.timedOut ? 'failed' : rewindOutcome(r.code, output);
+  if (outcome === 'failed') {
+    p.log.error({ from: p.from.name, exit: r.code, signal: r.signal, timedOut: r.timedOut, stderr: tail(r.stderr, 20) }, 'pg_rewind failed');
+  } else {
+    p.log.info({ from: p.from.name, outcome, ms: Math.round(r.durationMs) }, 'pg_rewind finished');
+  }
+  return outcome;
+}

@@ -1,0 +1,204 @@
+// Carries out one decision. Side effects happen here only, in the order the decision names.
+import type { Action, ClusterView, Decision, LocalView, PgState } from '../core/types.js';
+import type { DynamicConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { Clock } from '../clock.js';
+import { wantedSlots } from '../core/slots.js';
+import type { Dcs, PostgresNode, Upstream } from './ports.js';
+import type { LeaseKeeper } from './lease-keeper.js';
+import { runRace, type RaceDeps } from './race-runner.js';
+import { FatalAgentError } from './errors.js';
+
+export interface ActionContext {
+  readonly name: string;
+  readonly dcs: Dcs;
+  readonly pg: PostgresNode;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly lease: LeaseKeeper;
+  readonly race: RaceDeps;
+  readonly bootstrapConfig: DynamicConfig;
+  readonly useSlots: () => boolean;
+  readonly synchronousMode: () => boolean;
+  readonly peerTimeoutMs: () => number;
+  /** Shown as the status `state` while a long action runs (null when done). */
+  setActivity(state: PgState | null): void;
+  setRewindFailed(failed: boolean): void;
+  /** Last status we published, to write `status` only when it changed. */
+  lastStatus: { optime: number; timeline: number } | null;
+}
+
+function upstreamOf(cluster: ClusterView | null, name: string): Upstream {
+  const m = cluster?.members.find((x) => x.name === name);
+  if (!m) throw new Error(`leader ${name} has no member key; cannot reach its PostgreSQL`);
+  return { name: m.name, host: m.host, port: m.port };
+}
+
+export async function execute(ctx: ActionContext, d: Decision, cluster: ClusterView | null, local: LocalView): Promise<void> {
+  const a: Action = d.action;
+  switch (a.kind) {
+    case 'none':
+    case 'wait':
+    case 'stand_down':
+      return;
+    case 'refuse_start':
+      throw new FatalAgentError(d.reason);
+    case 'initialize_cluster':
+      return initializeCluster(ctx, local);
+    case 'clone_from_leader':
+      return rebuild(ctx, upstreamOf(cluster, a.leader), false);
+    case 'rebuild':
+      return rebuild(ctx, upstreamOf(cluster, a.leader), true);
+    case 'start_replica':
+      await ctx.pg.configureStandby(a.leader ? upstreamOf(cluster, a.leader) : null);
+      return withActivity(ctx, 'starting', () => ctx.pg.start());
+    case 'start_primary':
+      await ctx.pg.configurePrimary();
+      return withActivity(ctx, 'starting', () => ctx.pg.start());
+    case 'renew_leader':
+      return publishLeaderState(ctx, cluster, local);
+    case 'race':
+      return race(ctx, cluster!, local);
+    case 'acquire_leader':
+      await ctx.lease.renewNow();
+      if (!(await ctx.dcs.acquireLeader())) ctx.logger.warn({ action: 'acquire_leader' }, 'could not take the leader key back');
+      return;
+    case 'promote':
+      return promote(ctx, cluster, local, d.reason);
+    case 'fence':
+      ctx.lease.arm(false);
+      await ctx.pg.stop('immediate');
+      return;
+    case 'follow':
+      return ctx.pg.follow(upstreamOf(cluster, a.leader));
+    case 'rewind':
+      return rewind(ctx, upstreamOf(cluster, a.leader), local);
+    case 'release_leader':
+      await ctx.dcs.releaseLeader();
+      return;
+  }
+}
+
+async function withActivity(ctx: ActionContext, state: PgState, work: () => Promise<void>): Promise<void> {
+  ctx.setActivity(state);
+  try {
+    await work();
+  } finally {
+    ctx.setActivity(null);
+  }
+}
+
+async function initializeCluster(ctx: ActionContext, local: LocalView): Promise<void> {
+  if (!(await ctx.dcs.claimInitialize())) {
+    ctx.logger.info({ action: 'initialize_cluster' }, 'another member won the bootstrap race');
+    return;
+  }
+  const fresh = local.pg.dataDir === 'empty';
+  ctx.logger.info({ action: 'initialize_cluster', fresh }, fresh ? 'won the bootstrap race: running initdb' : 'won the bootstrap race: starting my existing data as primary');
+  try {
+    await withActivity(ctx, 'starting', async () => {
+      if (fresh) await ctx.pg.initdb();
+      await ctx.pg.configurePrimary();
+      await ctx.pg.start();
+      if (fresh) await ctx.pg.postBootstrap();
+    });
+    const probe = await ctx.pg.probe();
+    if (!probe.systemId) throw new Error('bootstrapped PostgreSQL reports no system identifier');
+    await ctx.dcs.initializeConfig(ctx.bootstrapConfig);
+    await ctx.lease.renewNow();
+    if (!(await ctx.dcs.acquireLeader())) throw new Error('could not take the leader key after bootstrap');
+    ctx.lease.arm(true);
+    await ctx.dcs.completeInitialize(probe.systemId);
+    ctx.logger.info({ action: 'initialize_cluster', system_identifier: probe.systemId }, 'cluster bootstrapped; I am the leader');
+  } catch (err) {
+    ctx.logger.error({ action: 'initialize_cluster', err: String(err) }, 'bootstrap failed; giving the race back');
+    ctx.lease.arm(false);
+    await ctx.pg.stop('immediate').catch(() => undefined);
+    await ctx.dcs.releaseLeader().catch(() => false);
+    await ctx.dcs.abandonInitialize().catch(() => undefined);
+    if (fresh) await ctx.pg.removeDataDir().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function rebuild(ctx: ActionContext, from: Upstream, wipe: boolean): Promise<void> {
+  await withActivity(ctx, 'creating replica', async () => {
+    if (wipe) {
+      await ctx.pg.stop('fast');
+      await ctx.pg.removeDataDir();
+    }
+    await ctx.pg.basebackup(from);
+  });
+  ctx.setRewindFailed(false);
+  await ctx.pg.configureStandby(from);
+  await withActivity(ctx, 'starting', () => ctx.pg.start());
+}
+
+async function rewind(ctx: ActionContext, from: Upstream, local: LocalView): Promise<void> {
+  let outcome: Awaited<ReturnType<PostgresNode['rewind']>> = 'failed';
+  await withActivity(ctx, 'rewinding', async () => {
+    if (local.pg.process === 'running') await ctx.pg.stop('fast');
+    outcome = await ctx.pg.rewind(from);
+  });
+  ctx.logger.info({ action: 'rewind', outcome, leader: from.name }, `pg_rewind against ${from.name}: ${outcome}`);
+  if (outcome === 'failed') {
+    ctx.setRewindFailed(true);
+    return;
+  }
+  ctx.setRewindFailed(false);
+  await ctx.pg.configureStandby(from);
+  await withActivity(ctx, 'starting', () => ctx.pg.start());
+}
+
+async function race(ctx: ActionContext, cluster: ClusterView, local: LocalView): Promise<void> {
+  const { decision, peers } = await runRace(ctx.race, cluster, local, ctx.synchronousMode(), ctx.peerTimeoutMs());
+  ctx.logger.info({ action: decision.action.kind, reason: decision.reason, rule: decision.rule, peers }, decision.reason);
+  if (decision.action.kind !== 'acquire_leader') return;
+  // Fresh lease first, so our deadline as the new primary starts now, not at the last renewal.
+  if (!(await ctx.lease.renewNow())) {
+    ctx.logger.warn({ action: 'race' }, 'lease renewal failed right before the race; not racing');
+    return;
+  }
+  if (!(await ctx.dcs.acquireLeader())) {
+    ctx.logger.info({ action: 'race' }, 'lost the race for the leader key');
+    return;
+  }
+  ctx.logger.info({ action: 'acquire_leader' }, 'won the race for the leader key');
+  if (local.pg.role === 'primary') {
+    ctx.lease.arm(true);
+    return publishLeaderState(ctx, cluster, local);
+  }
+  return promote(ctx, cluster, local, decision.reason);
+}
+
+async function promote(ctx: ActionContext, cluster: ClusterView | null, local: LocalView, reason: string): Promise<void> {
+  const before = local.pg.timeline ?? 0;
+  const at = local.pg.replayedLsn ?? local.pg.receivedLsn ?? 0;
+  const started = ctx.clock.now();
+  await ctx.pg.promote();
+  ctx.lease.arm(true);
+  const after = await ctx.pg.probe();
+  ctx.logger.info({ action: 'promote', timeline: after.timeline, took_ms: Math.round(ctx.clock.now() - started) }, 'promoted PostgreSQL to primary');
+  await publishLeaderState(ctx, cluster, { ...local, pg: after });
+  await ctx.dcs.appendHistory({
+    timeline: before, lsn: at, reason, timestamp: new Date(ctx.clock.wallNow()).toISOString(), newLeader: ctx.name,
+  }).catch((err: unknown) => ctx.logger.warn({ err: String(err) }, 'could not append to history'));
+  if (cluster?.failover) await ctx.dcs.setFailover(null).catch(() => undefined);
+}
+
+/** The leader's per-cycle duties: publish its position, keep one slot per member. */
+async function publishLeaderState(ctx: ActionContext, cluster: ClusterView | null, local: LocalView): Promise<void> {
+  const pg = local.pg;
+  if (pg.walLsn !== null && pg.timeline !== null) {
+    const next = { optime: pg.walLsn, timeline: pg.timeline };
+    const last = ctx.lastStatus;
+    if (!last || last.optime !== next.optime || last.timeline !== next.timeline) {
+      await ctx.dcs.writeStatus(next);
+      ctx.lastStatus = next;
+    }
+  }
+  if (ctx.useSlots() && cluster) {
+    await ctx.pg.syncSlots(wantedSlots(ctx.name, cluster.members)).catch((err: unknown) =>
+      ctx.logger.warn({ err: String(err) }, 'could not synchronise replication slots'));
+  }
+}

@@ -1,0 +1,113 @@
+// Wires one agent together: config → adapters → HA loop + REST API, and stops it cleanly.
+import type { AgentConfig } from '../config/types.js';
+import { toHaSettings } from '../config/dynamic.js';
+import { createLogger, type Logger } from '../log.js';
+import { systemClock, type Clock } from '../clock.js';
+import { EtcdDcs } from '../dcs/etcd-dcs.js';
+import { PostgresAdapter, osUserIds } from '../postgres/adapter.js';
+import { buildApi, startApi } from '../api/server.js';
+import { fetchPeerStatus, toPeerStatus } from '../api/peer-client.js';
+import { PGWARDEN_VERSION } from '../version.js';
+import { NO_TAGS, type PgView, type Tags } from '../core/types.js';
+import { eligibleReplicas } from '../core/eligibility.js';
+import { HaLoop } from './ha-loop.js';
+import { NodeStateStore } from './node-state.js';
+import { splitHostPort, type Identity } from './member-record.js';
+import { ensureNameFree } from './name-guard.js';
+
+const UNKNOWN_PG: PgView = {
+  dataDir: 'empty', process: 'stopped', role: null, systemId: null, timeline: null, walLsn: null,
+  receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'unknown',
+};
+
+export function tagsOf(cfg: AgentConfig): Tags {
+  return {
+    ...NO_TAGS,
+    nofailover: cfg.tags.nofailover,
+    failoverPriority: cfg.tags.failover_priority,
+    noloadbalance: cfg.tags.noloadbalance,
+    nosync: cfg.tags.nosync,
+  };
+}
+
+export interface RunningAgent {
+  readonly logger: Logger;
+  /** Resolves when the agent stopped (after stop() or a fatal error). */
+  readonly done: Promise<void>;
+  stop(reason: string): Promise<void>;
+}
+
+export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): Promise<RunningAgent> {
+  const logger = createLogger({ level: cfg.log.level, format: cfg.log.format }).child({ node: cfg.name, scope: cfg.scope });
+  const settings = toHaSettings(cfg.bootstrap.dcs);
+  const runAs = process.getuid?.() === 0 ? osUserIds('postgres') : undefined;
+  const pg = new PostgresAdapter({ name: cfg.name, pg: cfg.postgresql, logger: logger.child({ component: 'postgres' }), ...(runAs ? { runAs } : {}) });
+  const dcs = new EtcdDcs({
+    hosts: cfg.etcd.hosts,
+    namespace: cfg.namespace,
+    scope: cfg.scope,
+    name: cfg.name,
+    ttlSeconds: cfg.bootstrap.dcs.ttl,
+    retryTimeoutMs: settings.retryTimeoutMs,
+    clock,
+    logger,
+    ...(cfg.etcd.username && cfg.etcd.password ? { auth: { username: cfg.etcd.username, password: cfg.etcd.password } } : {}),
+    ...(cfg.etcd.tls ? { tls: cfg.etcd.tls } : {}),
+  });
+  const apiUrl = `http://${cfg.restapi.connect_address}/`;
+  const pgAddr = splitHostPort(cfg.postgresql.connect_address);
+  const identity: Identity = { name: cfg.name, apiUrl, host: pgAddr.host, port: pgAddr.port, tags: tagsOf(cfg) };
+
+  await ensureNameFree({ name: cfg.name, ownApiUrl: apiUrl, dcs, fetchPeer: fetchPeerStatus, clock, logger, ttlMs: settings.ttlMs });
+
+  const store = new NodeStateStore({
+    name: cfg.name, scope: cfg.scope, version: PGWARDEN_VERSION, tags: identity.tags, pg: UNKNOWN_PG,
+    pgState: 'stopped', serverVersion: null, replication: [], cluster: null, dcsLastSeen: null, clusterReadAt: null,
+    leaseDeadline: null, lastDecision: null, lastCycleAt: null, settings, pendingRestart: false,
+  });
+  const api = buildApi({ store, clock, logger: logger.child({ component: 'api' }) });
+  await startApi(api, cfg.restapi.listen);
+  logger.info({ listen: cfg.restapi.listen, api_url: apiUrl }, 'REST API listening');
+
+  const loop = new HaLoop({
+    identity, scope: cfg.scope, dcs, pg, store, clock, logger,
+    race: { fetchPeer: fetchPeerStatus, toPeerStatus },
+    bootstrapConfig: cfg.bootstrap.dcs,
+    toSettings: toHaSettings,
+  });
+
+  let stopping: Promise<void> | null = null;
+  const stop = (reason: string): Promise<void> => {
+    stopping ??= shutdown(reason);
+    return stopping;
+  };
+
+  async function shutdown(reason: string): Promise<void> {
+    logger.info({ reason }, 'stopping');
+    await loop.stop();
+    const state = store.get();
+    const wasLeader = state.cluster?.leader === cfg.name;
+    // Stop PostgreSQL while still holding the key: a fast shutdown sends every WAL record to
+    // the connected replicas first, so releasing the key afterwards loses nothing.
+    await pg.stop('fast').catch((err: unknown) => logger.error({ err: String(err) }, 'stopping PostgreSQL failed'));
+    loop.lease.stop();
+    if (wasLeader && state.cluster) {
+      const eligible = eligibleReplicas(cfg.name, state.cluster, loop.settings);
+      logger.info({ action: 'release_leader', eligible }, eligible.length
+        ? `releasing the leader key for ${eligible.join(', ')}`
+        : 'no eligible replica; releasing the leader key as PostgreSQL is stopped');
+      await dcs.releaseLeader().catch(() => false);
+    }
+    await dcs.close({ revokeLease: true }).catch(() => undefined);
+    await api.close().catch(() => undefined);
+    logger.info('stopped');
+  }
+
+  const done = loop.run().catch(async (err: unknown) => {
+    logger.fatal({ err: String(err) }, err instanceof Error ? err.message : String(err));
+    await stop('fatal error');
+    throw err;
+  });
+
+  return { logger, done, stop };
+}

@@ -1,0 +1,257 @@
+// The HA loop: observe (etcd + PostgreSQL) → decide (pure core) → act → publish. One cycle every
+// loop_wait, or at once when etcd reports a change (leader key deleted/expired) or the
+// postmaster dies, so replicas react within milliseconds rather than at the next tick.
+import type { ClusterView, Decision, HaSettings, LocalView, PgState, PgView } from '../core/types.js';
+import type { DynamicConfig } from '../config/types.js';
+import { decide } from '../core/decide.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { ClusterSnapshot, Dcs, PostgresNode } from './ports.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { execute, type ActionContext } from './actions.js';
+import type { RaceDeps } from './race-runner.js';
+import { memberRecord, pgStateOf, type Identity } from './member-record.js';
+import type { NodeStateStore } from './node-state.js';
+import { FatalAgentError } from './errors.js';
+
+export interface HaLoopDeps {
+  readonly identity: Identity;
+  readonly scope: string;
+  readonly dcs: Dcs;
+  readonly pg: PostgresNode;
+  readonly store: NodeStateStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly race: RaceDeps;
+  readonly bootstrapConfig: DynamicConfig;
+  readonly toSettings: (cfg: DynamicConfig) => HaSettings;
+}
+
+/** Keys whose change should wake the loop at once. */
+const WAKE_KEYS = /^(leader|config|failover|initialize|sync)$/;
+
+export class HaLoop {
+  readonly lease: LeaseKeeper;
+  #dynamic: DynamicConfig;
+  #settings: HaSettings;
+  #cluster: ClusterView | null = null;
+  #holdsKey = false;
+  #pgDownSince: number | null = null;
+  #notStreamingSince: number | null = null;
+  #rewindFailed = false;
+  #activity: PgState | null = null;
+  #lastRule: string | null = null;
+  #wakeRequested = false;
+  #wake: (() => void) | null = null;
+  #stopping = false;
+  #cycle: Promise<void> | null = null;
+  #actx: ActionContext;
+
+  constructor(private readonly deps: HaLoopDeps) {
+    this.#dynamic = deps.bootstrapConfig;
+    this.#settings = deps.toSettings(deps.bootstrapConfig);
+    const log = deps.logger;
+    this.lease = new LeaseKeeper({
+      dcs: deps.dcs,
+      clock: deps.clock,
+      logger: log.child({ component: 'lease' }),
+      settings: () => this.#settings,
+      fence: (reason) => this.#fence(reason),
+      onNewLease: () => { this.#holdsKey = false; this.wakeUp('new lease'); },
+      // Health answers follow the lease between cycles too (rule 3).
+      onRenewed: (deadline) => { if (this.#holdsKey) deps.store.update({ leaseDeadline: deadline }); },
+    });
+    this.#actx = {
+      name: deps.identity.name,
+      dcs: deps.dcs,
+      pg: deps.pg,
+      clock: deps.clock,
+      logger: log,
+      lease: this.lease,
+      race: deps.race,
+      bootstrapConfig: deps.bootstrapConfig,
+      useSlots: () => this.#dynamic.use_slots,
+      synchronousMode: () => this.#dynamic.synchronous_mode,
+      peerTimeoutMs: () => Math.min(1000, this.#settings.retryTimeoutMs),
+      setActivity: (s) => { this.#activity = s; this.#publish(null); },
+      setRewindFailed: (f) => { this.#rewindFailed = f; },
+      lastStatus: null,
+    };
+    deps.pg.onUnexpectedExit((code, signal) => {
+      log.warn({ code, signal }, 'PostgreSQL exited unexpectedly');
+      this.wakeUp('postmaster exited');
+    });
+  }
+
+  get settings(): HaSettings {
+    return this.#settings;
+  }
+
+  wakeUp(why: string): void {
+    this.deps.logger.debug({ why }, 'waking the HA loop');
+    this.#wakeRequested = true;
+    this.#wake?.();
+  }
+
+  /** Run cycles until stop() is called. Rejects only on a FatalAgentError. */
+  async run(): Promise<void> {
+    await this.lease.renewNow();
+    this.lease.start();
+    const cancelWatch = await this.deps.dcs.watch((key) => {
+      if (WAKE_KEYS.test(key)) this.wakeUp(`etcd key ${key} changed`);
+    }).catch((err: unknown) => {
+      this.deps.logger.warn({ err: String(err) }, 'could not watch etcd; relying on loop_wait');
+      return async () => undefined;
+    });
+    try {
+      while (!this.#stopping) {
+        this.#wakeRequested = false;
+        this.#cycle = this.cycle().then(() => undefined);
+        try {
+          await this.#cycle;
+        } catch (err) {
+          if (err instanceof FatalAgentError) throw err;
+          this.deps.logger.error({ err: err instanceof Error ? err.stack : String(err) }, 'HA cycle failed');
+        } finally {
+          this.#cycle = null;
+        }
+        if (!this.#wakeRequested && !this.#stopping) await this.#nap(this.#settings.loopWaitMs);
+      }
+    } finally {
+      await cancelWatch().catch(() => undefined);
+    }
+  }
+
+  /** Stop cycling; waits for a running cycle to finish (bounded by the caller's deadline). */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    if (this.#cycle) await this.#cycle.catch(() => undefined);
+  }
+
+  #nap(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() { clearTimeout(t); resolve(); }
+      this.#wake = () => { this.#wake = null; done(); };
+    });
+  }
+
+  /** One observe → decide → act → publish cycle. Returns the decision. */
+  async cycle(): Promise<Decision> {
+    const { clock, logger } = this.deps;
+    const snapshot = await this.#readCluster();
+    const pg = await this.deps.pg.probe();
+    this.#track(pg);
+    const local: LocalView = {
+      name: this.deps.identity.name,
+      tags: this.deps.identity.tags,
+      now: clock.now(),
+      dcsReachable: snapshot !== null,
+      leaseDeadline: this.lease.deadline,
+      holdsLeaderKey: this.#holdsKey,
+      pg,
+      pgDownSince: this.#pgDownSince,
+      notStreamingSince: this.#notStreamingSince,
+      rewindFailed: this.#rewindFailed,
+    };
+    const decision = decide(this.#cluster, local, this.#settings);
+    this.#logDecision(decision, local);
+    this.#publish(decision, pg);
+    // While we run a primary, passing the lease deadline fences it even if this loop is stuck.
+    this.lease.arm(pg.process === 'running' && pg.role === 'primary' && !this.#cluster?.paused);
+    try {
+      await execute(this.#actx, decision, this.#cluster, local);
+    } finally {
+      const after = decision.action.kind === 'none' || decision.action.kind === 'wait' ? pg : await this.deps.pg.probe();
+      this.#track(after);
+      this.lease.arm(after.process === 'running' && after.role === 'primary' && !this.#cluster?.paused);
+      this.#publish(decision, after);
+      await this.#touchMember(after);
+    }
+    logger.trace({ took_ms: Math.round(clock.now() - local.now) }, 'cycle done');
+    return decision;
+  }
+
+  async #readCluster(): Promise<ClusterSnapshot | null> {
+    try {
+      const snap = await this.deps.dcs.readCluster();
+      this.#cluster = snap.view;
+      this.#holdsKey = snap.leaderIsOurs;
+      this.#dcsLastSeen = this.deps.clock.wallNow() / 1000;
+      this.#clusterReadAt = this.deps.clock.now();
+      if (snap.config) {
+        this.#dynamic = snap.config;
+        this.#settings = this.deps.toSettings(snap.config);
+      }
+      return snap;
+    } catch (err) {
+      this.deps.logger.warn({ err: String(err) }, 'could not read the cluster from etcd');
+      return null;
+    }
+  }
+
+  #dcsLastSeen: number | null = null;
+  #clusterReadAt: number | null = null;
+
+  #track(pg: PgView): void {
+    const now = this.deps.clock.now();
+    const down = pg.dataDir === 'initialized' && (pg.process === 'stopped' || pg.process === 'crashed');
+    this.#pgDownSince = down ? (this.#pgDownSince ?? now) : null;
+    const lagging = pg.process === 'running' && pg.role === 'replica' && !pg.streaming;
+    this.#notStreamingSince = lagging ? (this.#notStreamingSince ?? now) : null;
+  }
+
+  #logDecision(d: Decision, local: LocalView): void {
+    const steady = d.action.kind === 'none' || d.action.kind === 'renew_leader' || d.action.kind === 'wait';
+    const level = steady && d.rule === this.#lastRule ? 'debug' : 'info';
+    this.#lastRule = d.rule;
+    const pg = local.pg;
+    this.deps.logger[level]({
+      action: d.action.kind,
+      reason: d.reason,
+      rule: d.rule,
+      leader: this.#cluster?.leader ?? null,
+      pg: { process: pg.process, role: pg.role, timeline: pg.timeline, wal: pg.walLsn, received: pg.receivedLsn, replayed: pg.replayedLsn, upstream: pg.upstream },
+      lease_ms_left: local.leaseDeadline === null ? null : Math.round(local.leaseDeadline - local.now),
+      cluster_optime: this.#cluster?.status?.optime ?? null,
+    }, d.reason);
+  }
+
+  #lastDecision: (Decision & { at: string }) | null = null;
+
+  #publish(decision: Decision | null, pg?: PgView): void {
+    const { store, clock } = this.deps;
+    if (decision) this.#lastDecision = { ...decision, at: new Date(clock.wallNow()).toISOString() };
+    const prev = store.get();
+    const pgView = pg ?? prev.pg;
+    store.set({
+      ...prev,
+      pg: pgView,
+      pgState: pgStateOf(pgView, this.#activity),
+      cluster: this.#cluster,
+      dcsLastSeen: this.#dcsLastSeen,
+      clusterReadAt: this.#clusterReadAt,
+      leaseDeadline: this.#holdsKey ? this.lease.deadline : null,
+      lastDecision: this.#lastDecision,
+      lastCycleAt: decision ? clock.now() : prev.lastCycleAt,
+      settings: this.#settings,
+    });
+  }
+
+  async #touchMember(pg: PgView): Promise<void> {
+    const record = memberRecord(this.deps.identity, pg, pgStateOf(pg, this.#activity));
+    await this.deps.dcs.touchMember(record).catch((err: unknown) =>
+      this.deps.logger.warn({ err: String(err) }, 'could not publish my member key'));
+  }
+
+  async #fence(reason: string): Promise<void> {
+    this.deps.logger.error({ action: 'fence', reason }, reason);
+    try {
+      await this.deps.pg.stop('immediate');
+    } catch (err) {
+      this.deps.logger.error({ err: String(err) }, 'fencing stop failed');
+    }
+    this.wakeUp('fenced');
+  }
+}

@@ -1,0 +1,117 @@
+// Keeps the agent's etcd lease alive on its own schedule (independent of slow HA actions) and
+// enforces rule 2: while we serve as primary, a timer fires at the lease deadline and fences
+// PostgreSQL unless a later renewal has moved the deadline on. It never waits for etcd to fence.
+import type { Logger } from '../log.js';
+import type { Clock } from '../clock.js';
+import { leaseDeadline, renewIntervalMs } from '../core/lease.js';
+import type { HaSettings } from '../core/types.js';
+import type { Dcs } from './ports.js';
+
+export interface LeaseKeeperDeps {
+  readonly dcs: Pick<Dcs, 'renewLease'>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Current settings (they may change with the dynamic config). */
+  readonly settings: () => HaSettings;
+  /** Called when the deadline passes while armed. Must stop PostgreSQL accepting writes. */
+  readonly fence: (reason: string) => Promise<void>;
+  /** Called after a renewal that had to grant a new lease (keys on the old one are gone). */
+  readonly onNewLease: () => void;
+  /** Called after every successful renewal with the new deadline. */
+  readonly onRenewed?: (deadline: number) => void;
+}
+
+export class LeaseKeeper {
+  #deadline: number | null = null;
+  #armed = false;
+  #renewTimer: NodeJS.Timeout | null = null;
+  #fenceTimer: NodeJS.Timeout | null = null;
+  #stopped = true;
+  #inFlight: Promise<void> | null = null;
+  #failures = 0;
+
+  constructor(private readonly deps: LeaseKeeperDeps) {}
+
+  /** Monotonic instant our right to be primary ends, or null before the first renewal. */
+  get deadline(): number | null {
+    return this.#deadline;
+  }
+
+  /** Start renewing periodically; the first renewal is the caller's renewNow(). */
+  start(): void {
+    this.#stopped = false;
+    this.#schedule(renewIntervalMs(this.deps.settings()));
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#renewTimer) clearTimeout(this.#renewTimer);
+    if (this.#fenceTimer) clearTimeout(this.#fenceTimer);
+    this.#renewTimer = this.#fenceTimer = null;
+  }
+
+  /** Renew now (e.g. right before taking the leader key) and wait for the outcome. */
+  async renewNow(): Promise<boolean> {
+    if (this.#inFlight) await this.#inFlight;
+    return this.#renew();
+  }
+
+  /** While armed (we serve as primary), passing the deadline fences PostgreSQL. */
+  arm(armed: boolean): void {
+    if (this.#armed === armed) return;
+    this.#armed = armed;
+    this.#scheduleFence();
+  }
+
+  #schedule(delay: number): void {
+    if (this.#stopped) return;
+    if (this.#renewTimer) clearTimeout(this.#renewTimer);
+    this.#renewTimer = setTimeout(() => {
+      const p = this.#renew().then(() => undefined);
+      this.#inFlight = p;
+      void p.finally(() => {
+        if (this.#inFlight === p) this.#inFlight = null;
+        this.#schedule(renewIntervalMs(this.deps.settings()));
+      });
+    }, delay);
+  }
+
+  async #renew(): Promise<boolean> {
+    const settings = this.deps.settings();
+    try {
+      const r = await this.deps.dcs.renewLease();
+      const next = leaseDeadline(r.sentAt, settings.ttlMs);
+      // A late success of an older request must not move the deadline backwards.
+      if (this.#deadline === null || next > this.#deadline) this.#deadline = next;
+      if (this.#failures > 0) this.deps.logger.info({ failures: this.#failures }, 'lease renewal recovered');
+      this.#failures = 0;
+      this.#scheduleFence();
+      this.deps.onRenewed?.(this.#deadline);
+      if (r.newLease) this.deps.onNewLease();
+      return true;
+    } catch (err) {
+      this.#failures++;
+      const left = this.#deadline === null ? null : Math.round(this.#deadline - this.deps.clock.now());
+      this.deps.logger.warn({ err: String(err), failures: this.#failures, ms_to_deadline: left }, 'lease renewal failed');
+      return false;
+    }
+  }
+
+  #scheduleFence(): void {
+    if (this.#fenceTimer) clearTimeout(this.#fenceTimer);
+    this.#fenceTimer = null;
+    if (!this.#armed || this.#stopped) return;
+    const deadline = this.#deadline;
+    const delay = deadline === null ? 0 : Math.max(0, deadline - this.deps.clock.now());
+    this.#fenceTimer = setTimeout(() => {
+      this.#fenceTimer = null;
+      if (!this.#armed) return;
+      if (this.#deadline !== null && this.deps.clock.now() < this.#deadline) {
+        this.#scheduleFence();
+        return;
+      }
+      this.deps.logger.error({ action: 'fence', deadline: this.#deadline }, 'lease deadline reached without a successful renewal: fencing PostgreSQL now');
+      void this.deps.fence('lease deadline reached without a successful renewal');
+    }, delay);
+  }
+}

@@ -1,0 +1,394 @@
+// EtcdDcs against one real etcd: leader CAS and lease, watch latency, bad values, CAS on config,
+// sync and history, the initialize key. Each test uses its own scope on the shared etcd.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { Etcd3 } from 'etcd3';
+import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
+import type { EtcdDcs, EtcdDcsOptions } from '../../../agent/dcs/index.js';
+import { WARN } from './capture-log.js';
+import { EtcdTestCluster } from './etcd-server.js';
+import { eventually, freshScope, makeDcs, member, sleep } from './support.js';
+
+let etcd: EtcdTestCluster;
+let raw: Etcd3;
+const open: EtcdDcs[] = [];
+
+beforeAll(async () => {
+  etcd = await EtcdTestCluster.start(1);
+  raw = new Etcd3({ hosts: etcd.endpoints });
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((d) => d.close({ revokeLease: true }).catch(() => undefined)));
+});
+afterAll(async () => {
+  raw?.close();
+  await etcd?.stop();
+});
+
+function dcs(scope: string, name: string, over: Partial<EtcdDcsOptions> = {}) {
+  const d = makeDcs(etcd.endpoints, { scope, name, ...over });
+  open.push(d);
+  return d;
+}
+
+const prefix = (scope: string) => `/pgwarden-test/${scope}/`;
+
+describe('leader key', () => {
+  test('two adapters race acquireLeader: exactly one wins, every time', async () => {
+    for (let round = 0; round < 10; round++) {
+      const scope = freshScope();
+      const a = dcs(scope, 'a');
+      const b = dcs(scope, 'b');
+      await Promise.all([a.renewLease(), b.renewLease()]);
+      const [wa, wb] = await Promise.all([a.acquireLeader(), b.acquireLeader()]);
+      expect([wa, wb].filter(Boolean)).toHaveLength(1);
+      const winner = wa ? 'a' : 'b';
+      const [sa, sb] = await Promise.all([a.readCluster(), b.readCluster()]);
+      expect(sa.view.leader).toBe(winner);
+      expect(sa.leaderIsOurs).toBe(wa);
+      expect(sb.leaderIsOurs).toBe(wb);
+      // The loser keeps losing; the winner keeps holding.
+      expect(await (wa ? b : a).acquireLeader()).toBe(false);
+      expect(await (wa ? a : b).acquireLeader()).toBe(true);
+    }
+  });
+
+  test('the key lives on the winner\'s lease; acquiring it again writes nothing', async () => {
+    const scope = freshScope();
+    const a = dcs(scope, 'a');
+    await a.renewLease();
+    expect(await a.acquireLeader()).toBe(true);
+    const kv = await raw.get(`${prefix(scope)}leader`).exec();
+    expect(kv.kvs[0]?.value.toString()).toBe('a');
+    expect(kv.kvs[0]?.lease).toBe(a.leaseId);
+    // Acquiring what we hold writes nothing (no watch event for every member).
+    expect(await a.acquireLeader()).toBe(true);
+    const again = await raw.get(`${prefix(scope)}leader`).exec();
+    expect(again.kvs[0]?.mod_revision).toBe(kv.kvs[0]?.mod_revision);
+  });
+
+  test('only the owner can release it', async () => {
+    const scope = freshScope();
+    const a = dcs(scope, 'a');
+    const b = dcs(scope, 'b');
+    await Promise.all([a.renewLease(), b.renewLease()]);
+    expect(await a.acquireLeader()).toBe(true);
+    expect(await b.releaseLeader()).toBe(false);
+    expect((await b.readCluster()).view.leader).toBe('a');
+    expect(await a.releaseLeader()).toBe(true);
+    expect((await b.readCluster()).view.leader).toBeNull();
+    expect(await a.releaseLeader()).toBe(false);
+  });
+
+  test('a restarted agent rebinds its own leader key to its new lease', async () => {
+    const scope = freshScope();
+    const before = dcs(scope, 'a');
+    await before.renewLease();
+    expect(await before.acquireLeader()).toBe(true);
+    const after = dcs(scope, 'a'); // same name, new process, new lease
+    await after.renewLease();
+    expect((await after.readCluster()).leaderIsOurs).toBe(false);
+    expect(await after.acquireLeader()).toBe(true);
+    expect((await after.readCluster()).leaderIsOurs).toBe(true);
+    expect((await before.readCluster()).leaderIsOurs).toBe(false);
+  });
+
+  test('acquireLeader before any lease rejects with kind "no_lease"', async () => {
+    const a = dcs(freshScope(), 'a');
+    await expect(a.acquireLeader()).rejects.toMatchObject({ name: 'DcsError', kind: 'no_lease' });
+    await expect(a.touchMember(member('a'))).rejects.toMatchObject({ kind: 'no_lease' });
+  });
+
+  test('close({revokeLease}) removes our leader and member keys at once', async () => {
+    const scope = freshScope();
+    const a = makeDcs(etcd.endpoints, { scope, name: 'a' });
+    const b = dcs(scope, 'b');
+    await a.renewLease();
+    await a.acquireLeader();
+    await a.touchMember(member('a'));
+    await a.close({ revokeLease: true });
+    const view = (await b.readCluster()).view;
+    expect(view.leader).toBeNull();
+    expect(view.members).toEqual([]);
+    await expect(a.readCluster()).rejects.toMatchObject({ kind: 'rejected' });
+  });
+});
+
+describe('lease', () => {
+  test('renewLease: first call grants, then keepalives; sentAt is monotonic and taken before the call returns', async () => {
+    const a = dcs(freshScope(), 'a');
+    const first = await a.renewLease();
+    expect(first.newLease).toBe(true);
+    let last = first.sentAt;
+    for (let i = 0; i < 20; i++) {
+      const start = performance.now();
+      const r = await a.renewLease();
+      const end = performance.now();
+      expect(r.newLease).toBe(false);
+      expect(r.sentAt).toBeGreaterThan(last);
+      expect(r.sentAt).toBeGreaterThanOrEqual(start);
+      expect(r.sentAt).toBeLessThanOrEqual(end);
+      last = r.sentAt;
+    }
+  });
+
+  test('the leader key vanishes one TTL after renewals stop, and the other adapter\'s watch sees it fast', async () => {
+    const scope = freshScope();
+    const a = dcs(scope, 'a', { ttlSeconds: 2 });
+    const b = dcs(scope, 'b');
+    await a.renewLease();
+    expect(await a.acquireLeader()).toBe(true);
+    let deletedAt: number | null = null;
+    const cancel = await b.watch((key) => {
+      if (key === 'leader' && deletedAt === null) deletedAt = performance.now();
+    });
+    const { sentAt } = await a.renewLease(); // the last renewal
+    const expiry = sentAt + 2000;
+    expect(await eventually(() => deletedAt !== null, 5000, 5)).toBe(true);
+    const late = deletedAt! - expiry;
+    console.log(`leader key gone ${late.toFixed(0)} ms after lease expiry (etcd revokes within ~500 ms)`);
+    expect(deletedAt!).toBeGreaterThan(expiry - 50); // not before the TTL
+    expect(late).toBeLessThan(1500);
+    expect((await b.readCluster()).view.leader).toBeNull();
+    // Two quiet seconds: the watch's progress probes were answered, it never reconnected.
+    expect(b.lines.filter((l) => l.level >= WARN)).toEqual([]);
+    await cancel();
+
+    // The old lease is gone: the next renewal says so.
+    const again = await a.renewLease();
+    expect(again.newLease).toBe(true);
+  });
+
+  test('a put on a lease etcd forgot makes the next renewal grant a fresh one', async () => {
+    const scope = freshScope();
+    const a = dcs(scope, 'a');
+    await a.renewLease();
+    await raw.leaseClient.leaseRevoke({ ID: a.leaseId! });
+    await expect(a.touchMember(member('a'))).rejects.toMatchObject({ kind: 'no_lease' });
+    expect(a.leaseId).toBeNull();
+    expect((await a.renewLease()).newLease).toBe(true);
+    await a.touchMember(member('a'));
+  });
+});
+
+describe('watch', () => {
+  test('reports every put and delete under the prefix, relative to it, within milliseconds', async () => {
+    const scope = freshScope();
+    const a = dcs(scope, 'a');
+    const b = dcs(scope, 'b');
+    const seen: Array<{ key: string; at: number }> = [];
+    const cancel = await b.watch((key) => seen.push({ key, at: performance.now() }));
+    await a.renewLease();
+    await a.touchMember(member('a'));
+    await a.acquireLeader();
+    const t0 = performance.now();
+    expect(await a.releaseLeader()).toBe(true);
+    const t1 = performance.now();
+    await a.writeStatus({ optime: 1, timeline: 1 });
+    await a.setFailover({ candidate: 'b' });
+    await a.setFailover(null);
+    await raw.put('/pgwarden-test/other-scope/leader').value('x'); // another cluster: not reported
+    expect(await eventually(() => seen.length >= 6, 2000, 2)).toBe(true);
+    await sleep(100);
+    expect(seen.map((s) => s.key)).toEqual(['members/a', 'leader', 'leader', 'status', 'failover', 'failover']);
+    const deleteSeen = seen[2]!.at;
+    console.log(`watch saw the leader delete ${(deleteSeen - t1).toFixed(1)} ms after releaseLeader resolved (${(deleteSeen - t0).toFixed(1)} ms after it was called)`);
+    expect(deleteSeen - t0).toBeLessThan(100);
+
+    await cancel();
+    await a.writeStatus({ optime: 2, timeline: 1 });
+    await sleep(200);
+    expect(seen).toHaveLength(6);
+  });
+});
+
+describe('values in etcd', () => {
+  test('malformed member, status and config values are ignored by readCluster, with one warning each', async () => {
+    const scope = freshScope();
+    const p = prefix(scope);
+    const a = dcs(scope, 'a');
+    await a.renewLease();
+    await a.touchMember(member('a'));
+    await raw.put(`${p}members/broken`).value('{"api_url": "http://x:8008", ');
+    await raw.put(`${p}members/wrongshape`).value(JSON.stringify({ api_url: 'http://x', port: 'many' }));
+    await raw.put(`${p}status`).value('{"optime": "later"}');
+    await raw.put(`${p}config`).value('{"ttl": "forever"}');
+
+    for (let i = 0; i < 3; i++) {
+      const snap = await a.readCluster();
+      expect(snap.view.members.map((m) => m.name)).toEqual(['a']);
+      expect(snap.view.status).toBeNull();
+      expect(snap.config).toBeNull();
+      expect(snap.configRevision).toBeGreaterThan(0);
+    }
+    const warnings = a.lines.filter((l) => l.level === WARN && typeof l['key'] === 'string');
+    expect(warnings.map((w) => w['key']).sort()).toEqual(
+      ['config', 'members/broken', 'members/wrongshape', 'status'].map((k) => p + k),
+    );
+    expect(warnings.find((w) => w['key'] === `${p}config`)?.['reason']).toMatch(/ttl/);
+
+    // The config can still be replaced by a CAS on its revision.
+    const { configRevision } = await a.readCluster();
+    expect(await a.writeConfig(DEFAULT_DYNAMIC_CONFIG, configRevision)).toBe(true);
+    expect((await a.readCluster()).config).toEqual(DEFAULT_DYNAMIC_CONFIG);
+  });
+});
+
+describe('compare-and-swap', () => {
+  test('config: create-only at bootstrap, then CAS on mod_revision; pause shows in the view', async () => {
+    const scope = freshScope();
+    const a = dcs(scope, 'a');
+    const b = dcs(scope, 'b');
+    expect((await a.readCluster()).configRevision).toBe(0);
+    await a.initializeConfig({ ...DEFAULT_DYNAMIC_CONFIG, ttl: 30 });
+    await b.initializeConfig({ ...DEFAULT_DYNAMIC_CONFIG, ttl: 99 }); // too late: no effect
+    const s1 = await b.readCluster();
+    expect(s1.config?.ttl).toBe(30);
+    expect(s1.view.paused).toBe(false);
+
+    expect(await a.writeConfig({ ...DEFAULT_DYNAMIC_CONFIG, ttl: 31 }, 0)).toBe(false); // it exists
+    const [wa, wb] = await Promise.all([
+      a.writeConfig({ ...DEFAULT_DYNAMIC_CONFIG, ttl: 40 }, s1.configRevision),
+      b.writeConfig({ ...DEFAULT_DYNAMIC_CONFIG, ttl: 50 }, s1.configRevision),
+    ]);
+    expect([wa, wb].filter(Boolean)).toHaveLength(1);
+    expect(await a.writeConfig({ ...DEFAULT_DYNAMIC_CONFIG, ttl: 60 }, s1.configRevision)).toBe(false); // stale
+    const s2 = await a.readCluster();
+    expect(s2.config?.ttl).toBe(wa ? 40 : 50);
+    expect(await a.writeConfig({ ...DEFAULT_DYNAMIC_CONFIG, pause: true }, s2.configRevision)).toBe(true);
+    expect((await b.readCluster()).view.paused).toBe(true);
+  });
+
+  test('sync: create-only when expected is null, CAS on the expected value, idempotent', async () => {
+    const scope = freshScope();
+    const a = dcs(scope, 'a');
+    const b = dcs(scope, 'b');
+    const s1 = { leader: 'a', syncStandbys: ['b'] };
+    const s2 = { leader: 'a', syncStandbys: ['b', 'c'] };
+    expect(await a.writeSync(s1, null)).toBe(true);
+    expect(await b.writeSync({ leader: 'b', syncStandbys: [] }, null)).toBe(false);
+    expect(await a.writeSync(s2, { leader: 'a', syncStandbys: ['x'] })).toBe(false);
+    expect((await a.readCluster()).view.sync).toEqual(s1);
+    expect(await a.writeSync(s2, s1)).toBe(true);
+    expect(await a.writeSync(s2, s1)).toBe(true); // already there
+    expect((await b.readCluster()).view.sync).toEqual(s2);
+    // Two writers from the same expected value: one wins.
+    const [r1, r2] = await Promise.all([
+      a.writeSync({ leader: 'a', syncStandbys: ['b'] }, s2),
+      b.writeSync({ leader: 'a', syncStandbys: ['c'] }, s2),
+    ]);
+    expect([r1, r2].filter(Boolean)).toHaveLength(1);
+    // A malformed value counts as absent.
+    await raw.put(`${prefix(scope)}sync`).value('garbage');
+    expect(await a.writeSync(s1, null)).toBe(true);
+    expect((await a.readCluster()).view.sync).toEqual(s1);
+  });
+
+  test('history: appends, once per timeline, without losing concurrent rows', async () => {
+    const scope = freshScope();
+    const a = dcs(scope, 'a');
+    const b = dcs(scope, 'b');
+    const row = (timeline: number, leader: string) => ({
+      timeline, lsn: timeline * 1000, reason: 'no recovery target specified', timestamp: '2024-05-01T10:00:00Z', newLeader: leader,
+    });
+    await a.appendHistory(row(1, 'a'));
+    await a.appendHistory(row(1, 'a')); // a retry: not added twice
+    await Promise.all([a.appendHistory(row(2, 'a')), b.appendHistory(row(3, 'b'))]);
+    const history = (await a.readCluster()).view.history;
+    expect(history.map((h) => h.timeline).sort()).toEqual([1, 2, 3]);
+    expect(history[0]).toEqual(row(1, 'a'));
+    const stored = (await raw.get(`${prefix(scope)}history`).string())!;
+    expect(JSON.parse(stored)[0]).toEqual([1, 1000, 'no recovery target specified', '2024-05-01T10:00:00Z', 'a']);
+  });
+
+  test('status and failover round-trip in the wire format', async () => {
+    const scope = freshScope();
+    const a = dcs(scope, 'a');
+    await a.writeStatus({ optime: 0x16b374d848, timeline: 4 });
+    await a.setFailover({ leader: 'a', candidate: 'b', scheduledAt: '2030-01-01T00:00:00Z' });
+    expect(JSON.parse((await raw.get(`${prefix(scope)}status`).string())!)).toEqual({ optime: 0x16b374d848, timeline: 4 });
+    expect(JSON.parse((await raw.get(`${prefix(scope)}failover`).string())!)).toEqual({ leader: 'a', candidate: 'b', scheduled_at: '2030-01-01T00:00:00Z' });
+    const view = (await a.readCluster()).view;
+    expect(view.status).toEqual({ optime: 0x16b374d848, timeline: 4 });
+    expect(view.failover).toEqual({ leader: 'a', candidate: 'b', scheduledAt: '2030-01-01T00:00:00Z' });
+    await a.setFailover(null);
+    expect((await a.readCluster()).view.failover).toBeNull();
+  });
+
+  test('member record round-trips in the wire format', async () => {
+    const scope = freshScope();
+    const a = dcs(scope, 'a');
+    await a.renewLease();
+    const m = member('a', { role: 'primary', walLsn: 123456, receivedLsn: null, replayedLsn: null, tags: { nofailover: true, failoverPriority: 0, noloadbalance: false, nosync: true } });
+    await a.touchMember(m);
+    expect((await a.readCluster()).view.members).toEqual([m]);
+    const stored = JSON.parse((await raw.get(`${prefix(scope)}members/a`).string())!);
+    expect(stored).toMatchObject({ api_url: m.apiUrl, conn_url: m.connUrl, xlog_location: 123456, tags: { nofailover: true, failover_priority: 0, nosync: true } });
+    await expect(a.touchMember(member('b'))).rejects.toMatchObject({ kind: 'rejected' });
+  });
+});
+
+describe('initialize', () => {
+  test('claim, abandon, claim again, complete', async () => {
+    const scope = freshScope();
+    const a = dcs(scope, 'a');
+    const b = dcs(scope, 'b');
+    const [ca, cb] = await Promise.all([a.claimInitialize(), b.claimInitialize()]);
+    expect([ca, cb].filter(Boolean)).toHaveLength(1);
+    const [winner, loser] = ca ? [a, b] : [b, a];
+    expect((await a.readCluster()).view.initialize).toEqual({ state: 'bootstrapping' });
+
+    await winner.abandonInitialize(); // our bootstrap failed
+    expect((await a.readCluster()).view.initialize).toEqual({ state: 'absent' });
+    expect(await loser.claimInitialize()).toBe(true);
+    expect(await winner.claimInitialize()).toBe(false);
+
+    await loser.completeInitialize('7345123456789012345');
+    await loser.completeInitialize('7345123456789012345'); // a retry is harmless
+    expect((await a.readCluster()).view.initialize).toEqual({ state: 'done', systemId: '7345123456789012345' });
+
+    await winner.abandonInitialize(); // no effect once done
+    await expect(winner.completeInitialize('1111')).rejects.toMatchObject({ kind: 'rejected' });
+    expect(await winner.claimInitialize()).toBe(false);
+    expect((await b.readCluster()).view.initialize).toEqual({ state: 'done', systemId: '7345123456789012345' });
+  });
+});
+
+describe('password auth', () => {
+  let secured: EtcdTestCluster;
+  beforeAll(async () => {
+    secured = await EtcdTestCluster.start(1);
+    const admin = new Etcd3({ hosts: secured.endpoints });
+    try {
+      await admin.user('root').create('s3cret');
+      await admin.user('root').addRole('root');
+      await admin.auth.authEnable();
+    } finally {
+      admin.close();
+    }
+  });
+  afterAll(async () => {
+    await secured?.stop();
+  });
+
+  test('the right password works for every call; a wrong one is refused at once, not retried', async () => {
+    const scope = freshScope();
+    const good = makeDcs(secured.endpoints, { scope, name: 'a', auth: { username: 'root', password: 's3cret' } });
+    open.push(good);
+    await good.renewLease();
+    expect(await good.acquireLeader()).toBe(true);
+    const seen: string[] = [];
+    await good.watch((k) => seen.push(k));
+    await good.writeStatus({ optime: 1, timeline: 1 });
+    expect((await good.readCluster()).view.leader).toBe('a');
+    expect(await eventually(() => seen.includes('status'), 1000)).toBe(true);
+
+    const bad = makeDcs(secured.endpoints, { scope, name: 'b', auth: { username: 'root', password: 'wrong' } });
+    open.push(bad);
+    const t0 = performance.now();
+    await expect(bad.readCluster()).rejects.toMatchObject({ kind: 'rejected', message: expect.stringMatching(/authentication failed/) });
+    expect(performance.now() - t0).toBeLessThan(500);
+    const anon = makeDcs(secured.endpoints, { scope, name: 'c' });
+    open.push(anon);
+    await expect(anon.readCluster()).rejects.toMatchObject({ kind: 'rejected' });
+  });
+});

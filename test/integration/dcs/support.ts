@@ -1,0 +1,57 @@
+// Shared pieces of the DCS integration tests: adapters on a test etcd, member records, waiting.
+import { systemClock } from '../../../agent/clock.js';
+import { EtcdDcs, type EtcdDcsOptions } from '../../../agent/dcs/index.js';
+import { captureLogger, type LogLine } from './capture-log.js';
+import type { MemberRecord } from '../../../agent/core/types.js';
+import { NO_TAGS } from '../../../agent/core/types.js';
+
+let scopeSeq = 0;
+/** A fresh scope per test so tests on one etcd do not see each other's keys. */
+export function freshScope(): string {
+  return `t${process.pid}-${++scopeSeq}`;
+}
+
+export function makeDcs(endpoints: string[], over: Partial<EtcdDcsOptions> & { scope: string; name: string }): EtcdDcs & { lines: LogLine[] } {
+  const { logger, lines } = captureLogger();
+  const dcs = new EtcdDcs({
+    hosts: endpoints,
+    namespace: '/pgwarden-test',
+    ttlSeconds: 2,
+    retryTimeoutMs: 1000,
+    clock: systemClock,
+    logger,
+    ...over,
+  });
+  return Object.assign(dcs, { lines });
+}
+
+export function member(name: string, over: Partial<MemberRecord> = {}): MemberRecord {
+  return {
+    name,
+    apiUrl: `http://127.0.0.1:8008/${name}`,
+    connUrl: `postgres://127.0.0.1:5432/postgres`,
+    host: '127.0.0.1',
+    port: 5432,
+    role: 'replica',
+    state: 'running',
+    timeline: 1,
+    walLsn: null,
+    receivedLsn: 100,
+    replayedLsn: 90,
+    tags: NO_TAGS,
+    version: '0.1.0',
+    ...over,
+  };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Poll until `probe` returns true or `timeoutMs` passes; resolves whether it became true. */
+export async function eventually(probe: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 20): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe()) return true;
+    if (Date.now() >= until) return false;
+    await sleep(stepMs);
+  }
+}

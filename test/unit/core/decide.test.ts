@@ -1,0 +1,167 @@
+// The decision core as a table: one row per situation, the expected action, rule and reason.
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../../agent/core/decide.js';
+import { RULES } from '../../../agent/core/rules.js';
+import type { ClusterView, HaSettings, LocalView } from '../../../agent/core/types.js';
+import {
+  NOW, cluster, leaderLocal, local, member, pgPrimary, pgReplica, pgStopped, pgStoppedEmpty, settings, tags,
+} from './builders.js';
+
+interface Row {
+  situation: string;
+  cluster: ClusterView | null;
+  local: LocalView;
+  settings?: Partial<HaSettings>;
+  action: string;
+  rule: string;
+  reason: RegExp;
+  leader?: string | null;
+}
+
+const noLeader = (patch: Partial<ClusterView> = {}) =>
+  cluster({ leader: null, members: [member('b'), member('c')], ...patch });
+
+const rows: Row[] = [
+  // etcd unreachable
+  { situation: 'etcd down, primary within lease', cluster: cluster(), local: leaderLocal(pgPrimary(), { dcsReachable: false }),
+    action: 'none', rule: 'dcs-down.primary-within-lease', reason: /until its lease deadline \(2000 ms left\)/ },
+  { situation: 'etcd down, primary lease over', cluster: cluster(), local: leaderLocal(pgPrimary(), { dcsReachable: false, leaseDeadline: NOW - 1 }),
+    action: 'fence', rule: 'dcs-down.primary-lease-over', reason: /lease deadline passed/ },
+  { situation: 'etcd down, replica', cluster: cluster(), local: local(pgReplica(), { dcsReachable: false }),
+    action: 'wait', rule: 'dcs-down', reason: /etcd unreachable/ },
+  { situation: 'etcd never read', cluster: null, local: local(pgStoppedEmpty, { dcsReachable: false, leaseDeadline: null }),
+    action: 'wait', rule: 'dcs-down', reason: /etcd unreachable/ },
+  // bootstrap
+  { situation: 'fresh cluster, empty data', cluster: cluster({ initialize: { state: 'absent' }, leader: null, members: [] }), local: local(pgStoppedEmpty),
+    action: 'initialize_cluster', rule: 'bootstrap.race', reason: /racing to bootstrap it$/ },
+  { situation: 'fresh cluster, existing data', cluster: cluster({ initialize: { state: 'absent' }, leader: null }), local: local(pgStopped('shut down')),
+    action: 'initialize_cluster', rule: 'bootstrap.race', reason: /from my existing data directory/ },
+  { situation: 'someone else bootstrapping', cluster: cluster({ initialize: { state: 'bootstrapping' }, leader: null }), local: local(pgStoppedEmpty),
+    action: 'wait', rule: 'bootstrap.in-progress', reason: /another member is bootstrapping/ },
+  { situation: 'data from another cluster', cluster: cluster(), local: local(pgStopped('shut down', { systemId: '999' })),
+    action: 'refuse_start', rule: 'bootstrap.foreign-data', reason: /system identifier 999, cluster has 7300000000000000001/ },
+  // clone
+  { situation: 'empty data, no leader', cluster: noLeader(), local: local(pgStoppedEmpty),
+    action: 'wait', rule: 'clone.no-leader', reason: /no leader to clone from/ },
+  { situation: 'empty data, leader not running', cluster: cluster({ members: [member('a', { role: 'primary', state: 'starting' })] }), local: local(pgStoppedEmpty),
+    action: 'wait', rule: 'clone.leader-not-running', reason: /waiting for leader a/ },
+  { situation: 'empty data, leader runs', cluster: cluster(), local: local(pgStoppedEmpty),
+    action: 'clone_from_leader', rule: 'clone.from-leader', reason: /replica from leader a/, leader: 'a' },
+  // pause
+  { situation: 'paused leader', cluster: cluster({ paused: true }), local: leaderLocal(pgPrimary()),
+    action: 'renew_leader', rule: 'paused.leader', reason: /paused: I am the leader/ },
+  { situation: 'paused, no leader, replica', cluster: noLeader({ paused: true }), local: local(pgReplica()),
+    action: 'none', rule: 'paused', reason: /no automatic promotion/ },
+  // the key names me
+  { situation: 'leader lease deadline passed', cluster: cluster(), local: leaderLocal(pgPrimary(), { leaseDeadline: NOW }),
+    action: 'fence', rule: 'leader.lease-over', reason: /without a successful renewal/ },
+  { situation: 'key names me from previous run', cluster: cluster(), local: leaderLocal(pgStopped('in production'), { holdsLeaderKey: false }),
+    action: 'acquire_leader', rule: 'leader.reclaim-own-key', reason: /never lapsed/ },
+  { situation: 'healthy leader', cluster: cluster(), local: leaderLocal(pgPrimary()),
+    action: 'renew_leader', rule: 'leader.healthy', reason: /^I am the leader with the lock$/ },
+  { situation: 'won race, still replica', cluster: cluster(), local: leaderLocal(pgReplica({ upstream: null })),
+    action: 'promote', rule: 'leader.promote', reason: /promoting/ },
+  { situation: 'leader key, data was standby', cluster: cluster(), local: leaderLocal(pgStopped('shut down in recovery')),
+    action: 'start_replica', rule: 'leader.start-standby-data', reason: /then promote/, leader: null },
+  { situation: 'primary crashed just now', cluster: cluster(), local: leaderLocal(pgStopped('in production', { }), { pgDownSince: NOW - 500 }),
+    action: 'start_primary', rule: 'leader.restart-in-place', reason: /down 0.5s of 10.0s allowed/ },
+  { situation: 'primary down too long, replica eligible', cluster: cluster(), local: leaderLocal(pgStopped('in production'), { pgDownSince: NOW - 11_000 }),
+    action: 'release_leader', rule: 'leader.hand-over', reason: /eligible replicas \(b, c\)/ },
+  { situation: 'primary down too long, replicas lag', cluster: cluster({ members: [member('a', { role: 'primary' }), member('b', { replayedLsn: 1 }), member('c', { tags: tags({ nofailover: true }) })], status: { optime: 5_000_000, timeline: 1 } }),
+    local: leaderLocal(pgStopped('in production'), { pgDownSince: NOW - 11_000 }),
+    action: 'start_primary', rule: 'leader.keep-restarting', reason: /no replica is eligible/ },
+  // another member leads
+  { situation: 'old primary sees new leader', cluster: cluster({ leader: 'c' }), local: local(pgPrimary()),
+    action: 'fence', rule: 'follower.demote', reason: /c holds the leader key/ },
+  { situation: 'replica of old leader', cluster: cluster({ leader: 'c', members: [member('c', { role: 'primary' })] }), local: local(pgReplica({ upstream: 'a' })),
+    action: 'follow', rule: 'follower.switch-upstream', reason: /following new leader c \(was a\)/, leader: 'c' },
+  { situation: 'replica diverged from new timeline', cluster: cluster({ status: { optime: 9000, timeline: 2 } }), local: local(pgReplica({ streaming: false, timeline: 1 }), { notStreamingSince: NOW - 6000 }),
+    action: 'rewind', rule: 'follower.diverged', reason: /may have diverged/, leader: 'a' },
+  { situation: 'replica briefly not streaming', cluster: cluster({ status: { optime: 9000, timeline: 2 } }), local: local(pgReplica({ streaming: false, timeline: 1 }), { notStreamingSince: NOW - 1000 }),
+    action: 'none', rule: 'follower.healthy', reason: /not streaming yet/ },
+  { situation: 'healthy replica', cluster: cluster(), local: local(pgReplica()),
+    action: 'none', rule: 'follower.healthy', reason: /^replica of leader a, streaming$/ },
+  { situation: 'rewind failed, rebuild allowed', cluster: cluster(), local: local(pgStopped('in production'), { rewindFailed: true }),
+    action: 'rebuild', rule: 'follower.rebuild-after-rewind-failed', reason: /fresh base backup of a/, leader: 'a' },
+  { situation: 'rewind failed, rebuild off', cluster: cluster(), settings: { rebuildOnRewindFailure: false }, local: local(pgStopped('in production'), { rewindFailed: true }),
+    action: 'wait', rule: 'follower.rewind-failed', reason: /manual action needed/ },
+  { situation: 'former primary, leader not yet running', cluster: cluster({ members: [member('a', { state: 'starting' })] }), local: local(pgStopped('in production')),
+    action: 'wait', rule: 'follower.leader-not-running', reason: /before rewinding/ },
+  { situation: 'former primary crashed, new leader runs', cluster: cluster(), local: local(pgStopped('in production')),
+    action: 'rewind', rule: 'follower.rewind', reason: /rewinding it against a/, leader: 'a' },
+  { situation: 'former primary shut down cleanly', cluster: cluster(), local: local(pgStopped('shut down')),
+    action: 'rewind', rule: 'follower.rewind', reason: /last ran as a primary/, leader: 'a' },
+  { situation: 'former primary, rewind disabled', cluster: cluster(), settings: { usePgRewind: false }, local: local(pgStopped('in production')),
+    action: 'rebuild', rule: 'follower.rebuild-no-rewind', reason: /use_pg_rewind is off/, leader: 'a' },
+  { situation: 'stopped standby', cluster: cluster(), local: local(pgStopped('shut down in recovery')),
+    action: 'start_replica', rule: 'follower.start', reason: /replica of a/, leader: 'a' },
+  { situation: 'crashed standby', cluster: cluster(), local: local(pgStopped('in archive recovery', { }), { pgDownSince: NOW - 100 }),
+    action: 'start_replica', rule: 'follower.start', reason: /replica of a/, leader: 'a' },
+  // nobody leads
+  { situation: 'no leader, primary on old timeline', cluster: noLeader({ status: { optime: 1, timeline: 3 } }), local: local(pgPrimary({ timeline: 2 })),
+    action: 'fence', rule: 'leaderless.stale-primary', reason: /timeline 2, older than the cluster's 3/ },
+  { situation: 'no leader, primary lease over', cluster: noLeader(), local: local(pgPrimary(), { leaseDeadline: NOW - 5 }),
+    action: 'fence', rule: 'leaderless.primary-lease-over', reason: /lease deadline passed/ },
+  { situation: 'no leader, running primary', cluster: noLeader(), local: local(pgPrimary()),
+    action: 'race', rule: 'leaderless.primary-race', reason: /racing for the key/ },
+  { situation: 'no leader, nofailover', cluster: noLeader(), local: local(pgReplica(), { tags: tags({ nofailover: true }) }),
+    action: 'none', rule: 'leaderless.ineligible', reason: /tagged nofailover/ },
+  { situation: 'no leader, priority 0', cluster: noLeader(), local: local(pgReplica(), { tags: tags({ failoverPriority: 0 }) }),
+    action: 'none', rule: 'leaderless.ineligible', reason: /failover_priority is 0/ },
+  { situation: 'no leader, replay lag too big', cluster: noLeader({ status: { optime: 50_000_000, timeline: 1 } }), local: local(pgReplica({ receivedLsn: 50_000_000, replayedLsn: 1000 })),
+    action: 'none', rule: 'leaderless.ineligible', reason: /replay lag 49999000 bytes > maximum_lag_on_failover 1048576/ },
+  { situation: 'no leader, older timeline', cluster: noLeader({ status: { optime: 5000, timeline: 2 } }), local: local(pgReplica({ timeline: 1 })),
+    action: 'none', rule: 'leaderless.ineligible', reason: /on timeline 1, cluster is on 2/ },
+  { situation: 'no leader, older timeline but check_timeline off', cluster: noLeader({ status: { optime: 5000, timeline: 2 } }), settings: { checkTimeline: false }, local: local(pgReplica({ timeline: 1 })),
+    action: 'race', rule: 'leaderless.race', reason: /eligible \(lag 0 bytes\)/ },
+  { situation: 'no leader, sync mode, not in sync', cluster: noLeader({ sync: { leader: 'a', syncStandbys: ['c'] } }), settings: { synchronousMode: true }, local: local(pgReplica()),
+    action: 'none', rule: 'leaderless.ineligible', reason: /not listed in sync/ },
+  { situation: 'no leader, sync mode, in sync', cluster: noLeader({ sync: { leader: 'a', syncStandbys: ['b'] } }), settings: { synchronousMode: true }, local: local(pgReplica()),
+    action: 'race', rule: 'leaderless.race', reason: /asking peers/ },
+  { situation: 'no leader, eligible replica', cluster: noLeader(), local: local(pgReplica({ replayedLsn: 4000 })),
+    action: 'race', rule: 'leaderless.race', reason: /lag 1000 bytes/ },
+  { situation: 'no leader, nothing published yet', cluster: noLeader({ status: null }), local: local(pgReplica()),
+    action: 'race', rule: 'leaderless.race', reason: /lag unknown/ },
+  { situation: 'no leader, stopped', cluster: noLeader(), local: local(pgStopped('shut down in recovery')),
+    action: 'start_replica', rule: 'leaderless.start-standby', reason: /take part in the race/, leader: null },
+  { situation: 'postgres starting', cluster: cluster(), local: local(pgReplica({ process: 'starting', role: null })),
+    action: 'wait', rule: 'fallthrough', reason: /PostgreSQL is starting/ },
+];
+
+describe('decide: the decision table', () => {
+  it('has at least 30 situations', () => {
+    expect(rows.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it.each(rows)('$situation → $action ($rule)', (row) => {
+    const d = decide(row.cluster, row.local, { ...settings, ...row.settings });
+    expect(d.action.kind).toBe(row.action);
+    expect(d.rule).toBe(row.rule);
+    expect(d.reason).toMatch(row.reason);
+    if (row.leader !== undefined) expect((d.action as { leader?: string | null }).leader).toBe(row.leader);
+  });
+
+  it('every rule is exercised by some row', () => {
+    const used = new Set(rows.map((r) => r.rule));
+    const unused = RULES.map((r) => r.id).filter((id) => !used.has(id));
+    expect(unused).toEqual([]);
+  });
+
+  it('each rule builds the action kind it declares', () => {
+    for (const row of rows) {
+      const d = decide(row.cluster, row.local, { ...settings, ...row.settings });
+      const rule = RULES.find((r) => r.id === d.rule)!;
+      expect(d.action.kind).toBe(rule.action);
+    }
+  });
+
+  it('never keeps a writable primary once the lease deadline passed (rules 1–2)', () => {
+    const clusters = [cluster(), cluster({ leader: 'c' }), cluster({ leader: null }), null];
+    for (const c of clusters) {
+      for (const reachable of [true, false]) {
+        const d = decide(c, leaderLocal(pgPrimary(), { leaseDeadline: NOW - 1, dcsReachable: reachable && c !== null }), settings);
+        expect(['fence'], `${JSON.stringify(c?.leader)} reachable=${reachable}: ${d.reason}`).toContain(d.action.kind);
+      }
+    }
+  });
+});

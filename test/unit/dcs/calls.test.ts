@@ -1,0 +1,128 @@
+// Deadlines and bounded retries of one DCS operation (fake attempts, real timers).
+import { describe, expect, test } from 'vitest';
+import { EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCInternalError, GRPCUnavailableError } from 'etcd3';
+import { BrokenCircuitError, CircuitState, type CircuitBreakerPolicy } from 'cockatiel';
+import { CallRunner, DcsError, faultHandling, HALF_OPEN_AFTER_MS } from '../../../agent/dcs/calls.js';
+import { systemClock } from '../../../agent/clock.js';
+
+const runner = (hosts = 1) => new CallRunner(systemClock, hosts);
+const never = () => new Promise<never>(() => undefined);
+
+async function timed<T>(p: Promise<T>): Promise<{ ms: number; result: T | undefined; error: unknown }> {
+  const t0 = performance.now();
+  try {
+    const result = await p;
+    return { ms: performance.now() - t0, result, error: undefined };
+  } catch (error) {
+    return { ms: performance.now() - t0, result: undefined, error };
+  }
+}
+
+describe('CallRunner', () => {
+  test('an attempt that never answers rejects at the deadline with kind "timeout"', async () => {
+    const r = runner();
+    const { ms, error } = await timed(r.run('read', r.budget(300), never, { idempotent: true }));
+    expect(error).toBeInstanceOf(DcsError);
+    expect((error as DcsError).kind).toBe('timeout');
+    expect((error as DcsError).message).toMatch(/^read: no answer from etcd within 300 ms/);
+    expect(ms).toBeGreaterThanOrEqual(290);
+    expect(ms).toBeLessThan(400);
+  });
+
+  test('each attempt carries a gRPC deadline inside the budget', async () => {
+    const r = runner();
+    const deadlines: number[] = [];
+    const t0 = Date.now();
+    await r.run('x', r.budget(400), async (o) => { deadlines.push(o.deadline.getTime()); return 1; }, { idempotent: true });
+    expect(deadlines[0]! - t0).toBeLessThanOrEqual(410);
+    expect(deadlines[0]! - t0).toBeGreaterThan(350);
+  });
+
+  test('with several hosts an attempt gets a share of the budget, so a frozen host does not eat it all', async () => {
+    const r = runner(3);
+    let n = 0;
+    const { result, ms } = await timed(r.run('x', r.budget(900), () => (++n === 1 ? never() : Promise.resolve('ok')), { idempotent: true }));
+    expect(result).toBe('ok');
+    expect(ms).toBeGreaterThan(280);
+    expect(ms).toBeLessThan(500);
+  });
+
+  test('transport errors are retried within the budget', async () => {
+    const r = runner();
+    let n = 0;
+    const result = await r.run('x', r.budget(1000), async () => {
+      if (++n < 4) throw new GRPCUnavailableError('14 UNAVAILABLE: connect ECONNREFUSED');
+      return n;
+    }, { idempotent: true });
+    expect(result).toBe(4);
+  });
+
+  test('retries stop at the budget and name the last error', async () => {
+    const r = runner();
+    let n = 0;
+    const { ms, error } = await timed(r.run('x', r.budget(300), async () => {
+      n++;
+      throw new GRPCUnavailableError('14 UNAVAILABLE: connect ECONNREFUSED');
+    }, { idempotent: true }));
+    expect((error as DcsError).message).toMatch(/ECONNREFUSED/);
+    expect(ms).toBeLessThan(350);
+    expect(n).toBeGreaterThan(2);
+    expect(n).toBeLessThan(20); // paced, not a busy loop
+  });
+
+  test('a breaker-blocked call is retried even when not idempotent', async () => {
+    const r = runner();
+    let n = 0;
+    const result = await r.run('x', r.budget(500), async () => {
+      if (++n === 1) throw new BrokenCircuitError();
+      return 'ok';
+    }, { idempotent: false });
+    expect(result).toBe('ok');
+  });
+
+  test.each([
+    ['deadline exceeded', () => new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED'), 'timeout'],
+    ['internal', () => new GRPCInternalError('13 INTERNAL'), 'unavailable'],
+  ])('a non-idempotent call is not retried after an ambiguous error (%s)', async (_n, err, kind) => {
+    const r = runner();
+    let n = 0;
+    const { error } = await timed(r.run('claim', r.budget(500), async () => { n++; throw err(); }, { idempotent: false }));
+    expect(n).toBe(1);
+    expect((error as DcsError).kind).toBe(kind);
+  });
+
+  test('etcd refusing the request is not retried', async () => {
+    const r = runner();
+    let n = 0;
+    const { error } = await timed(r.run('put', r.budget(500), async () => {
+      n++;
+      throw new EtcdLeaseInvalidError('123');
+    }, { idempotent: true }));
+    expect(n).toBe(1);
+    expect((error as DcsError).kind).toBe('no_lease');
+  });
+});
+
+describe('faultHandling', () => {
+  test('one host: no breaker (nowhere else to go)', () => {
+    const f = faultHandling(1);
+    expect((f.host() as Partial<CircuitBreakerPolicy>).state).toBeUndefined();
+  });
+
+  test('several hosts: a breaker that opens on one failure and lets a probe through after HALF_OPEN_AFTER_MS', async () => {
+    const breaker = faultHandling(3).host() as CircuitBreakerPolicy;
+    await expect(breaker.execute(() => { throw new GRPCUnavailableError('down'); })).rejects.toThrow(/down/);
+    expect(breaker.state).toBe(CircuitState.Open);
+    await expect(breaker.execute(() => 'blocked')).rejects.toBeInstanceOf(BrokenCircuitError);
+    await new Promise((r) => setTimeout(r, HALF_OPEN_AFTER_MS + 20));
+    expect(await breaker.execute(() => 'probe')).toBe('probe');
+    expect(breaker.state).toBe(CircuitState.Closed);
+    expect(HALF_OPEN_AFTER_MS).toBeLessThanOrEqual(500);
+  });
+
+  test('several hosts: a non-transport error does not open the breaker', async () => {
+    const breaker = faultHandling(3).host() as CircuitBreakerPolicy;
+    await expect(breaker.execute(() => { throw new EtcdLeaseInvalidError('1'); })).rejects.toThrow();
+    expect(breaker.state).toBe(CircuitState.Closed);
+  });
+});

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import type { AgentConfig } from '../../../agent/config/types.js';
+import {
+  buildConninfo, parseUpstream, quoteGuc, renderHba, renderPgpass, renderPostgresqlConf, type ConfInput,
+} from '../../../agent/postgres/conf.js';
+
+function pgCfg(over: Partial<AgentConfig['postgresql']> = {}): AgentConfig['postgresql'] {
+  return {
+    bin_dir: '/usr/lib/postgresql/15/bin', data_dir: '/var/lib/pg/data', listen: '0.0.0.0', connect_address: '10.0.0.1:5432',
+    port: 5432, superuser: { username: 'postgres', password: 'x' }, replication: { username: 'replicator', password: 'y' },
+    parameters: {}, pg_hba: [], ...over,
+  };
+}
+
+function input(over: Partial<ConfInput> = {}): ConfInput {
+  return { name: 'node-1', pg: pgCfg(), socketDir: '/var/lib/pg/data.run', passfile: '/var/lib/pg/data.run/pgpass', upstream: null, ...over };
+}
+
+/** setting → raw value text, last one wins (as in PostgreSQL). */
+function settings(text: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const r = /^([a-z_]+) = (.*)$/.exec(line);
+    if (r) m.set(r[1]!, r[2]!);
+  }
+  return m;
+}
+
+describe('renderPostgresqlConf', () => {
+  it('includes the base conf first and writes the replication settings', () => {
+    const { text, warnings } = renderPostgresqlConf(input());
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^# Managed by pgwarden/);
+    expect(lines.find((l) => !l.startsWith('#'))).toBe("include 'postgresql.base.conf'");
+    const s = settings(text);
+    expect(s.get('wal_level')).toBe("'replica'");
+    expect(s.get('hot_standby')).toBe('on');
+    expect(s.get('max_wal_senders')).toBe('10');
+    expect(s.get('max_replication_slots')).toBe('10');
+    expect(s.get('wal_log_hints')).toBe('on');
+    expect(s.get('hot_standby_feedback')).toBe('on');
+    expect(s.get('wal_keep_size')).toBe("'128MB'");
+    expect(s.get('wal_receiver_status_interval')).toBe("'1s'");
+    expect(s.get('wal_retrieve_retry_interval')).toBe("'500ms'");
+    expect(s.get('recovery_target_timeline')).toBe("'latest'");
+    expect(s.get('listen_addresses')).toBe("'0.0.0.0'");
+    expect(s.get('port')).toBe('5432');
+    expect(s.get('unix_socket_directories')).toBe("'/var/lib/pg/data.run'");
+    expect(s.get('primary_slot_name')).toBe("'node_1_" + s.get('primary_slot_name')!.slice(8));
+    expect(s.get('primary_conninfo')).toBe("''");
+    expect(text).not.toContain('# pgwarden upstream:');
+    expect(warnings).toEqual([]);
+  });
+
+  it('writes primary_conninfo and the upstream marker for a standby', () => {
+    const { text } = renderPostgresqlConf(input({ upstream: { name: 'node-2', host: '10.0.0.2', port: 5433 } }));
+    expect(settings(text).get('primary_conninfo')).toBe(
+      quoteGuc('host=10.0.0.2 port=5433 user=replicator application_name=node-1 passfile=/var/lib/pg/data.run/pgpass connect_timeout=5'));
+    expect(text).toContain('# pgwarden upstream: node-2\n');
+    expect(parseUpstream(text)).toEqual({ name: 'node-2', host: '10.0.0.2', port: 5433 });
+  });
+
+  it('omits passfile when there is no replication password', () => {
+    const { text } = renderPostgresqlConf(input({ passfile: null, upstream: { name: 'b', host: 'h', port: 1 } }));
+    expect(settings(text).get('primary_conninfo')).not.toContain('passfile');
+  });
+
+  it('lets user parameters win, except managed settings and replication minimums', () => {
+    const { text, warnings } = renderPostgresqlConf(input({
+      pg: pgCfg({ parameters: {
+        wal_keep_size: '1GB', Shared_Buffers: '1GB', port: 9999, max_wal_senders: 4, max_replication_slots: 20,
+        wal_level: 'minimal', hot_standby: false, synchronous_commit: false, log_line_prefix: "it's %m ",
+      } }),
+    }));
+    const s = settings(text);
+    expect(s.get('wal_keep_size')).toBe("'1GB'");
+    expect(s.get('shared_buffers')).toBe("'1GB'");
+    expect(s.get('port')).toBe('5432');
+    expect(s.get('max_wal_senders')).toBe('10');
+    expect(s.get('max_replication_slots')).toBe('20');
+    expect(s.get('wal_level')).toBe("'replica'");
+    expect(s.get('hot_standby')).toBe('on');
+    expect(s.get('synchronous_commit')).toBe('off');
+    expect(s.get('log_line_prefix')).toBe("'it''s %m '");
+    expect(warnings).toHaveLength(4);
+    expect(warnings.join('\n')).toMatch(/port is managed/);
+  });
+
+  it('keeps wal_level=logical', () => {
+    const { text } = renderPostgresqlConf(input({ pg: pgCfg({ parameters: { wal_level: 'logical' } }) }));
+    expect(settings(text).get('wal_level')).toBe("'logical'");
+  });
+});
+
+describe('quoting', () => {
+  it('escapes GUC strings (quotes doubled, backslashes escaped)', () => {
+    expect(quoteGuc("a'b\\c")).toBe("'a''b\\\\c'");
+  });
+  it('quotes conninfo values only when needed', () => {
+    expect(buildConninfo({ host: 'h', password: "a b'c\\", port: 5, skip: undefined, empty: '' })).toBe("host=h password='a b\\'c\\\\' port=5");
+  });
+  it('escapes : and \\ in the passfile and skips roles without password', () => {
+    expect(renderPgpass([{ username: 'r:1', password: "p:w\\'" }, { username: 'none' }])).toBe("*:*:*:r\\:1:p\\:w\\\\'\n");
+  });
+});
+
+describe('parseUpstream', () => {
+  it('reads IPv6 hosts and ignores incomplete markers', () => {
+    expect(parseUpstream('# pgwarden upstream: b\n# pgwarden upstream-address: [::1]:5432\n')).toEqual({ name: 'b', host: '::1', port: 5432 });
+    expect(parseUpstream('# pgwarden upstream: b\n')).toBeNull();
+    expect(parseUpstream('')).toBeNull();
+  });
+});
+
+describe('renderHba', () => {
+  it('puts operator lines first and uses scram when passwords are set', () => {
+    const { text, warnings } = renderHba(pgCfg({ pg_hba: ['hostssl all all 10.0.0.0/8 cert'] }));
+    const lines = text.split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(lines).toEqual([
+      'hostssl all all 10.0.0.0/8 cert',
+      'local   all          all                        trust',
+      'local   replication  all                        trust',
+      'host    replication  "replicator"  all  scram-sha-256',
+      'host    all          "postgres"  all  scram-sha-256',
+    ]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('falls back to trust with a warning when a role has no password', () => {
+    const { text, warnings } = renderHba(pgCfg({ replication: { username: 'all' } }));
+    expect(text).toContain('host    replication  "all"  all  trust');
+    expect(warnings).toHaveLength(1);
+  });
+});

@@ -1,0 +1,79 @@
+// Rule 2: the leader fences itself at t0 + ttl − margin when renewals stop succeeding, without
+// waiting for etcd, and never while renewals keep succeeding.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { pino } from 'pino';
+import { LeaseKeeper } from '../../../agent/runtime/lease-keeper.js';
+import { fenceMarginMs } from '../../../agent/core/lease.js';
+import type { HaSettings } from '../../../agent/core/types.js';
+
+const settings: HaSettings = {
+  ttlMs: 3000, loopWaitMs: 1000, retryTimeoutMs: 1000, maximumLagOnFailover: 1, primaryStartTimeoutMs: 1,
+  checkTimeline: true, usePgRewind: true, rebuildOnRewindFailure: true, synchronousMode: false, synchronousModeStrict: false,
+};
+
+function setup() {
+  let etcdUp = true;
+  const fenced: number[] = [];
+  const clock = { now: () => Date.now(), wallNow: () => Date.now() };
+  const keeper = new LeaseKeeper({
+    dcs: {
+      renewLease: vi.fn(async () => {
+        const sentAt = clock.now();
+        if (!etcdUp) {
+          await new Promise((r) => setTimeout(r, settings.retryTimeoutMs));
+          throw new Error('etcd timeout');
+        }
+        return { sentAt, newLease: false };
+      }),
+    },
+    clock,
+    logger: pino({ level: 'silent' }),
+    settings: () => settings,
+    fence: async () => { fenced.push(clock.now()); },
+    onNewLease: () => undefined,
+  });
+  return { keeper, fenced, clock, setEtcd: (up: boolean) => { etcdUp = up; } };
+}
+
+describe('LeaseKeeper', () => {
+  beforeEach(() => { vi.useFakeTimers({ now: 0 }); });
+  afterEach(() => { vi.useRealTimers(); });
+
+  it('does not fence while renewals succeed', async () => {
+    const { keeper, fenced } = setup();
+    keeper.start();
+    await keeper.renewNow();
+    keeper.arm(true);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(fenced).toEqual([]);
+    expect(keeper.deadline).toBeGreaterThan(30_000 - settings.ttlMs);
+    keeper.stop();
+  });
+
+  it('fences at the deadline of the last successful renewal when etcd stops answering', async () => {
+    const { keeper, fenced, setEtcd } = setup();
+    keeper.start();
+    await vi.advanceTimersByTimeAsync(5_000);
+    keeper.arm(true);
+    const deadline = keeper.deadline!;
+    setEtcd(false);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(fenced).toHaveLength(1);
+    // Fenced no later than the deadline, which is ttl − margin after the last successful send.
+    expect(fenced[0]!).toBeLessThanOrEqual(deadline + settings.ttlMs);
+    expect(fenced[0]!).toBeGreaterThanOrEqual(deadline);
+    const lastSend = deadline - settings.ttlMs + fenceMarginMs(settings.ttlMs);
+    expect(fenced[0]! - lastSend).toBeLessThanOrEqual(settings.ttlMs - fenceMarginMs(settings.ttlMs) + 1000);
+    keeper.stop();
+  });
+
+  it('does not fence when not armed (not a primary)', async () => {
+    const { keeper, fenced, setEtcd } = setup();
+    keeper.start();
+    await vi.advanceTimersByTimeAsync(1_000);
+    setEtcd(false);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(fenced).toEqual([]);
+    keeper.stop();
+  });
+});
