@@ -76,14 +76,12 @@ export async function main(args: string[]): Promise<number> {
     .command('bench <name>', 'run a benchmark (failover, soak)', (y) => y
       .positional('name', { choices: ['failover', 'soak'] as const, demandOption: true })
       .option('runs', { type: 'number', describe: 'repetitions per fault' })
-      .option('seconds', { type: 'number', describe: 'soak duration' })
-      .option('json', { type: 'string', describe: 'also write the figures to this file' }),
+      .option('seconds', { type: 'number', describe: 'soak duration' }),
     async (argv) => {
       const { runBench } = await import('./local/bench/index.js');
       code = await runBench(argv.name, {
         ...(argv.runs !== undefined ? { runs: argv.runs } : {}),
         ...(argv.seconds !== undefined ? { seconds: argv.seconds } : {}),
-        ...(argv.json ? { json: argv.json } : {}),
       });
     })
     .help();

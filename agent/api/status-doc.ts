@@ -47,6 +47,8 @@ export interface StatusDocument {
   readonly tags: SnakeTags;
   /** Epoch seconds of the last successful etcd read. */
   readonly dcs_last_seen: number | null;
+  /** Epoch seconds at which the last successful etcd lease renewal was sent. */
+  readonly lease_renewed_at: number | null;
   readonly last_decision: { readonly action: string; readonly reason: string; readonly at: string } | null;
   readonly pending_restart: boolean;
   readonly server_version: number | null;
@@ -110,6 +112,7 @@ export function buildStatusDoc(state: NodeState): StatusDocument {
     pause: cluster?.paused ?? false,
     tags: snakeTags(state.tags),
     dcs_last_seen: state.dcsLastSeen,
+    lease_renewed_at: state.leaseRenewedAt === null ? null : state.leaseRenewedAt / 1000,
     last_decision: decision ? { action: decision.action.kind, reason: decision.reason, at: decision.at } : null,
     pending_restart: state.pendingRestart,
     server_version: state.serverVersion,

@@ -5,6 +5,7 @@ import { isBrokenCircuitError, circuitBreaker, ConsecutiveBreaker, handleWhen, n
 import {
   EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCUnavailableError, isRecoverableError,
 } from 'etcd3';
+import { sleep } from '../clock.js';
 
 export interface MonotonicClock {
   now(): number;
@@ -158,8 +159,4 @@ function withTimer<T>(p: Promise<T>, ms: number): Promise<T> {
       (e: unknown) => { clearTimeout(t); reject(e); },
     );
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -15,7 +15,7 @@ import {
   encodeSync, sameSync,
 } from './codec.js';
 import { encodeConfig } from './config-value.js';
-import { ClusterKeys, KEY, checkSegment } from './keys.js';
+import { ClusterKeys, KEY, MEMBERS_DIR, checkSegment } from './keys.js';
 import { LeaseKeeper } from './lease.js';
 import { PrefixWatch } from './watch.js';
 
@@ -111,7 +111,7 @@ export class EtcdDcs implements Dcs {
           failure: [{ request_txn: { compare: [absent(key)], success: [put], failure: [] } }],
         },
       }],
-    }, true, lease);
+    }, { idempotent: true, lease });
     const rebind = res.responses[0]?.response_txn;
     return res.succeeded || rebind?.succeeded === true || rebind?.responses[0]?.response_txn?.succeeded === true;
   }
@@ -121,7 +121,7 @@ export class EtcdDcs implements Dcs {
     const res = await this.#txn('release leader', {
       compare: [valueIs(key, this.#name)],
       success: [{ request_delete_range: { key } }],
-    }, false);
+    }, { idempotent: false });
     return res.succeeded;
   }
 
@@ -129,9 +129,7 @@ export class EtcdDcs implements Dcs {
     if (member.name !== this.#name) {
       throw new DcsError('rejected', `touchMember: record is for ${JSON.stringify(member.name)}, this agent is ${JSON.stringify(this.#name)}`);
     }
-    const lease = this.#requireLease();
-    await this.#leased(lease, this.#run('touch member', this.#budget(), (opts) =>
-      this.#kv.put({ key: this.#keys.member(this.#name), value: Buffer.from(encodeMember(member)), lease }, opts), true));
+    await this.#put('touch member', MEMBERS_DIR + this.#name, encodeMember(member), this.#requireLease());
   }
 
   async claimInitialize(): Promise<boolean> {
@@ -140,7 +138,7 @@ export class EtcdDcs implements Dcs {
     const res = await this.#txn('claim initialize', {
       compare: [absent(key)],
       success: [{ request_put: { key, value: Buffer.alloc(0) } }],
-    }, false);
+    }, { idempotent: false });
     return res.succeeded;
   }
 
@@ -151,7 +149,7 @@ export class EtcdDcs implements Dcs {
       compare: [valueIs(key, '')],
       success: [{ request_put: { key, value: Buffer.from(value) } }],
       failure: [{ request_range: { key } }],
-    }, true);
+    }, { idempotent: true });
     if (res.succeeded) return;
     const current = res.responses[0]?.response_range?.kvs[0]?.value.toString('utf8');
     if (current === value) return; // an earlier attempt of ours got through
@@ -163,7 +161,7 @@ export class EtcdDcs implements Dcs {
     await this.#txn('abandon initialize', {
       compare: [valueIs(key, '')],
       success: [{ request_delete_range: { key } }],
-    }, true);
+    }, { idempotent: true });
   }
 
   async initializeConfig(config: DynamicConfig): Promise<void> {
@@ -171,7 +169,7 @@ export class EtcdDcs implements Dcs {
     await this.#txn('initialize config', {
       compare: [absent(key)],
       success: [{ request_put: { key, value: Buffer.from(encodeConfig(config)) } }],
-    }, true);
+    }, { idempotent: true });
   }
 
   async writeConfig(config: DynamicConfig, expectedRevision: number): Promise<boolean> {
@@ -179,7 +177,7 @@ export class EtcdDcs implements Dcs {
     const res = await this.#txn('write config', {
       compare: [revisionIs(key, expectedRevision)],
       success: [{ request_put: { key, value: Buffer.from(encodeConfig(config)) } }],
-    }, false);
+    }, { idempotent: false });
     return res.succeeded;
   }
 
@@ -217,7 +215,7 @@ export class EtcdDcs implements Dcs {
       const res = await this.#txn('append history', {
         compare: [revisionIs(key, kv ? Number(kv.mod_revision) : 0)],
         success: [{ request_put: { key, value: Buffer.from(encodeHistory([...rows, row])) } }],
-      }, true, undefined, budget);
+      }, { idempotent: true, budget });
       if (res.succeeded) return;
     }
     throw new DcsError('rejected', `append history: ${this.#keys.prefix}${KEY.history} changed under us ${HISTORY_CAS_ATTEMPTS} times`);
@@ -240,13 +238,17 @@ export class EtcdDcs implements Dcs {
       compare: [revisionIs(key, kv ? Number(kv.mod_revision) : 0)],
       success: [{ request_put: { key, value: Buffer.from(encodeSync(next)) } }],
       failure: [{ request_range: { key } }],
-    }, true, undefined, budget);
+    }, { idempotent: true, budget });
     if (res.succeeded) return true;
     // Lost the race, or an earlier attempt of ours got through before its answer was lost.
     const now = res.responses[0]?.response_range?.kvs[0];
     return now !== undefined && sameSync(this.#decodeSync(now.value), next);
   }
 
+  /**
+   * Resolves once etcd confirmed the watch, or after retry_timeout while etcd is unreachable (the
+   * watch then keeps trying in the background and resumes by itself; see watch.ts).
+   */
   async watch(onChange: (key: string) => void): Promise<() => Promise<void>> {
     this.#checkOpen();
     const w = new PrefixWatch(this.#client.watchClient, this.#keys, onChange, {
@@ -288,14 +290,17 @@ export class EtcdDcs implements Dcs {
     return this.#runner.run(what, budget, call, { idempotent });
   }
 
-  #txn(what: string, req: Txn, idempotent: boolean, lease?: string, budget = this.#budget()): Promise<ITxnResponse> {
-    const p = this.#run(what, budget, (opts) => this.#kv.txn(req, opts), idempotent);
-    return lease === undefined ? p : this.#leased(lease, p);
+  /** A transaction; `lease` names the lease its puts use (forgotten if etcd no longer knows it). */
+  #txn(what: string, req: Txn, o: { idempotent: boolean; lease?: string; budget?: Budget }): Promise<ITxnResponse> {
+    const p = this.#run(what, o.budget ?? this.#budget(), (opts) => this.#kv.txn(req, opts), o.idempotent);
+    return o.lease === undefined ? p : this.#leased(o.lease, p);
   }
 
-  #put(what: string, key: string, value: string): Promise<unknown> {
-    return this.#run(what, this.#budget(), (opts) =>
-      this.#kv.put({ key: this.#keys.key(key), value: Buffer.from(value) }, opts), true);
+  /** A plain put of a key relative to the prefix, optionally on our lease. */
+  #put(what: string, key: string, value: string, lease?: string): Promise<unknown> {
+    const p = this.#run(what, this.#budget(), (opts) =>
+      this.#kv.put({ key: this.#keys.key(key), value: Buffer.from(value), ...(lease ? { lease } : {}) }, opts), true);
+    return lease === undefined ? p : this.#leased(lease, p);
   }
 
   /** A write on our lease failed because etcd no longer knows the lease: forget it. */

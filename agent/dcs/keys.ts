@@ -49,10 +49,6 @@ export class ClusterKeys {
     return Buffer.from(this.prefix + relative);
   }
 
-  member(name: string): Buffer {
-    return this.key(MEMBERS_DIR + name);
-  }
-
   /** The key relative to the prefix, or null when it lies outside the prefix. */
   relative(absolute: Buffer): string | null {
     if (absolute.length < this.prefixBuf.length) return null;

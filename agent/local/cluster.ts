@@ -145,7 +145,7 @@ export interface UnexpectedExit {
   readonly at: string;
 }
 
-type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+export type LocalClusterState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 const DEFAULT_TIMEOUTS: LocalClusterTimeouts = {
   etcdReadyMs: 30_000,
@@ -214,7 +214,7 @@ export class LocalCluster {
   readonly #pgBinDir: string;
   readonly #bins: { etcd: string; etcdctl: string; haproxy: string };
   readonly #cli: string;
-  #state: State = 'new';
+  #state: LocalClusterState = 'new';
   #startPromise: Promise<void> | null = null;
   /** The start sequence itself (stop() waits for it to unwind; it must not wait for #startPromise,
    *  whose failure handler itself calls stop()). */
@@ -282,7 +282,7 @@ export class LocalCluster {
   // ---------------------------------------------------------------------------------------------
   // What tests read
 
-  get state(): State {
+  get state(): LocalClusterState {
     return this.#state;
   }
 
@@ -305,7 +305,7 @@ export class LocalCluster {
 
   get haproxy(): HaproxyPorts {
     this.#requireStarted('haproxy');
-    if (!this.#haproxyPorts) throw new Error('LocalCluster: started with haproxy: false');
+    if (!this.#haproxyPorts) throw new Error('LocalCluster.haproxy: HAProxy is not running (haproxy: false, or start() has not got there)');
     return this.#haproxyPorts;
   }
 
@@ -668,7 +668,8 @@ export class LocalCluster {
 
   /**
    * Wait until one node is a running primary, `replicas` others (default: every other running
-   * agent) are running replicas, and HAProxy (when started) routes read-write traffic to the primary.
+   * agent) are running replicas, and HAProxy (when started) routes read-write traffic to the primary
+   * only and read-only traffic to those replicas (except the ones tagged noloadbalance).
    */
   async waitUntilReady(opts: { timeoutMs?: number; replicas?: number } = {}): Promise<{ primary: LocalNode; replicas: LocalNode[] }> {
     const timeoutMs = opts.timeoutMs ?? 120_000;
@@ -687,13 +688,13 @@ export class LocalCluster {
     const primary = this.node(Object.entries(s).find(([, x]) => x.role === 'primary')![0]);
     const replicas = Object.entries(s).filter(([, x]) => x.role === 'replica' && x.state === 'running').map(([k]) => this.node(k));
     if (this.#haproxyPorts) {
+      const balanced = replicas.filter((n) => n.tags.noloadbalance !== true).map((n) => n.name);
+      const up = (rows: readonly HaproxyServerState[], suffix: string) =>
+        rows.filter((r) => r.proxy === `${this.#proxyScope()}_${suffix}` && r.status.startsWith('UP')).map((r) => r.server);
       await this.waitFor(() => this.haproxyServers(), {
         timeoutMs,
-        what: `HAProxy to route read-write traffic to ${primary.name} only`,
-        until: (rows) => {
-          const rw = rows.filter((r) => r.proxy === `${this.#proxyScope()}_rw`);
-          return rw.filter((r) => r.status.startsWith('UP')).map((r) => r.server).join(',') === primary.name;
-        },
+        what: `HAProxy to route read-write traffic to ${primary.name} only and read-only traffic to ${balanced.join(', ') || 'nobody'}`,
+        until: (rows) => up(rows, 'rw').join(',') === primary.name && balanced.every((name) => up(rows, 'ro').includes(name)),
       });
     }
     return { primary, replicas };
@@ -721,6 +722,7 @@ export class LocalCluster {
       if (process.getuid?.() === 0) {
         this.#runAs = resolveUser(this.#opts.runAsUser ?? 'postgres');
         if (!findSetpriv()) this.#log.warn({}, 'setpriv with --pdeathsig not found: children are not killed by the kernel if the harness dies');
+        this.#checkAccessAs(this.#runAs);
       }
     }
   }
@@ -831,31 +833,34 @@ export class LocalCluster {
         chownSync(n.configFile, runAs.uid, runAs.gid);
       }
     }
-    if (runAs) this.#checkAccessAs(runAs);
   }
 
-  /** As the agents' user: can it run node, read the repository and write its node directory? */
+  /** As the agents' user: can it run node, read the repository and reach the run directory? */
   #checkAccessAs(runAs: RunAs): void {
     const script = [
-      "const fs = require('fs'); const [r, w] = JSON.parse(process.argv[1]); const bad = [];",
+      "const fs = require('fs'); const [r, x] = JSON.parse(process.argv[1]); const bad = [];",
       'for (const p of r) { try { fs.accessSync(p, fs.constants.R_OK); } catch { bad.push(`read ${p}`); } }',
-      'for (const p of w) { try { fs.accessSync(p, fs.constants.W_OK | fs.constants.X_OK); } catch { bad.push(`write ${p}`); } }',
+      'for (const p of x) { try { fs.accessSync(p, fs.constants.X_OK); } catch { bad.push(`enter ${p}`); } }',
       "if (bad.length) { console.log(bad.join('\\n')); process.exit(3); }",
     ].join('\n');
     const readable = [this.#cli, join(this.repoDir, 'package.json'), join(this.repoDir, 'node_modules', 'pino', 'package.json')];
-    const writable = this.#nodes.map((n) => n.dir);
+    const enterable = [this.runDir];
     const setpriv = findSetpriv();
-    const args = ['-e', script, JSON.stringify([readable, writable])];
+    const args = ['-e', script, JSON.stringify([readable, enterable])];
+    // (node dirs are created and chowned to the user afterwards)
     const r = setpriv
       ? spawnSync(setpriv, ['--reuid', String(runAs.uid), '--regid', String(runAs.gid), '--init-groups', '--', process.execPath, ...args], { encoding: 'utf8', timeout: 15_000 })
       : spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 15_000, uid: runAs.uid, gid: runAs.gid });
     if (r.status === 0) return;
     if (r.status === 3) {
+      const problems = r.stdout.trim().split('\n');
+      const hints = [
+        ...(problems.some((p) => p.startsWith('read ')) ? [`make the repository readable by it (chmod -R o+rX ${this.repoDir}, and o+x on its parent directories)`] : []),
+        ...(problems.some((p) => p.startsWith('enter ')) ? [`use a baseDir it can reach (default ${DEFAULT_BASE_DIR})`] : []),
+      ];
       throw new Error(
-        `the agents run as OS user "${runAs.user}" (PostgreSQL refuses root), which cannot access:\n  ` +
-          `${r.stdout.trim().split('\n').join('\n  ')}\n` +
-          `Make the repository world-readable (chmod -R o+rX ${this.repoDir} and its parent directories) ` +
-          `or use a baseDir that "${runAs.user}" can reach.`,
+        `the agents run as OS user "${runAs.user}" (PostgreSQL refuses root), which cannot:\n  ` +
+          `${problems.join('\n  ')}\nFix: ${hints.join('; ')}.`,
       );
     }
     throw new Error(
@@ -989,7 +994,7 @@ export class LocalCluster {
   }
 
   async #waitGoneOrThrow(pids: Iterable<number>, ms: number, what: string): Promise<void> {
-    const stuck = await waitGone(pids, ms);
+    const stuck = await waitGone(pids, ms, { reapedWithinMs: 3000 });
     if (stuck.length > 0) throw new Error(`LocalCluster: ${what} still alive ${ms} ms after SIGKILL: ${stuck.join(', ')}`);
   }
 

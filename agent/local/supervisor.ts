@@ -293,14 +293,26 @@ async function exitsWithin(p: TrackedProcess, ms: number): Promise<boolean> {
   return ok || !p.running;
 }
 
-/** Wait (bounded) until none of `pids` is alive. Resolves the ones still alive at the deadline. */
-export async function waitGone(pids: Iterable<number>, timeoutMs: number): Promise<number[]> {
+/**
+ * Wait (bounded) until none of `pids` is alive. Resolves the ones still alive at the deadline.
+ * With `reapedWithinMs`, then also wait (that long at most, without failing) for the zombies to be
+ * reaped: a zombie still answers kill(pid, 0), so e.g. a new postmaster would take the dead one's
+ * postmaster.pid for a live one. (Orphans are reaped by PID 1, which may take its time.)
+ */
+export async function waitGone(pids: Iterable<number>, timeoutMs: number, opts: { reapedWithinMs?: number } = {}): Promise<number[]> {
   const list = [...pids];
   const until = Date.now() + timeoutMs;
   for (;;) {
     const alive = list.filter(isAlive);
-    if (alive.length === 0 || Date.now() >= until) return alive;
-    await sleep(50);
+    if (alive.length > 0 && Date.now() < until) {
+      await sleep(50);
+      continue;
+    }
+    if (alive.length === 0 && opts.reapedWithinMs) {
+      const reapUntil = Date.now() + opts.reapedWithinMs;
+      while (list.some((pid) => readStat(pid) !== null) && Date.now() < reapUntil) await sleep(50);
+    }
+    return alive;
   }
 }
 

@@ -62,7 +62,7 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
 
   const store = new NodeStateStore({
     name: cfg.name, scope: cfg.scope, version: PGWARDEN_VERSION, tags: identity.tags, pg: UNKNOWN_PG,
-    pgState: 'stopped', serverVersion: null, replication: [], cluster: null, dcsLastSeen: null, clusterReadAt: null,
+    pgState: 'stopped', serverVersion: null, replication: [], cluster: null, dcsLastSeen: null, clusterReadAt: null, leaseRenewedAt: null,
     leaseDeadline: null, lastDecision: null, lastCycleAt: null, settings, pendingRestart: false,
   });
   const api = buildApi({ store, clock, logger: logger.child({ component: 'api' }) });

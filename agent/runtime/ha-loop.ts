@@ -28,7 +28,7 @@ export interface HaLoopDeps {
 }
 
 /** Keys whose change should wake the loop at once. */
-const WAKE_KEYS = /^(leader|config|failover|initialize|sync)$/;
+const WAKE_KEYS = /^(leader|config|failover|initialize|sync|)$/;
 
 export class HaLoop {
   readonly lease: LeaseKeeper;
@@ -59,7 +59,9 @@ export class HaLoop {
       fence: (reason) => this.#fence(reason),
       onNewLease: () => { this.#holdsKey = false; this.wakeUp('new lease'); },
       // Health answers follow the lease between cycles too (rule 3).
-      onRenewed: (deadline) => { if (this.#holdsKey) deps.store.update({ leaseDeadline: deadline }); },
+      onRenewed: (deadline, sentAtWall) => {
+        deps.store.update(this.#holdsKey ? { leaseDeadline: deadline, leaseRenewedAt: sentAtWall } : { leaseRenewedAt: sentAtWall });
+      },
     });
     this.#actx = {
       name: deps.identity.name,

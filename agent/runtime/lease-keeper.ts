@@ -18,7 +18,7 @@ export interface LeaseKeeperDeps {
   /** Called after a renewal that had to grant a new lease (keys on the old one are gone). */
   readonly onNewLease: () => void;
   /** Called after every successful renewal with the new deadline. */
-  readonly onRenewed?: (deadline: number) => void;
+  readonly onRenewed?: (deadline: number, sentAtWall: number) => void;
 }
 
 export class LeaseKeeper {
@@ -86,7 +86,8 @@ export class LeaseKeeper {
       if (this.#failures > 0) this.deps.logger.info({ failures: this.#failures }, 'lease renewal recovered');
       this.#failures = 0;
       this.#scheduleFence();
-      this.deps.onRenewed?.(this.#deadline);
+      // The wall-clock instant of the send, derived from the monotonic one (display only).
+      this.deps.onRenewed?.(this.#deadline, this.deps.clock.wallNow() - (this.deps.clock.now() - r.sentAt));
       if (r.newLease) this.deps.onNewLease();
       return true;
     } catch (err) {

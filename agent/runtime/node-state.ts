@@ -22,6 +22,8 @@ export interface NodeState {
    * `cluster` as a valid view only while this is within ttl of now (/readiness, /sync, /async).
    */
   readonly clusterReadAt: number | null;
+  /** Wall-clock epoch ms at which the last successful lease renewal was sent (display, tests). */
+  readonly leaseRenewedAt: number | null;
   /** Monotonic ms until which we may act as primary (rule 2), null when we do not hold the key. */
   readonly leaseDeadline: number | null;
   readonly lastDecision: (Decision & { readonly at: string }) | null;

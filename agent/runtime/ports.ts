@@ -60,6 +60,8 @@ export interface Dcs {
   /**
    * Call `onChange` whenever a key of the cluster changes (leader deleted or expired, member
    * joined…). The watch reconnects by itself; returns a function that cancels it.
+   * `key` is relative to the cluster prefix ("leader", "members/b"); "" means changes may have
+   * been missed (etcd compacted the history during an outage): re-read everything.
    */
   watch(onChange: (key: string) => void): Promise<() => Promise<void>>;
   /** Revoke our lease (keys on it vanish at once) and close the client. */

@@ -5,8 +5,10 @@ import { Etcd3 } from 'etcd3';
 import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
 import type { EtcdDcs, EtcdDcsOptions } from '../../../agent/dcs/index.js';
 import { WARN } from './capture-log.js';
-import { EtcdTestCluster } from './etcd-server.js';
-import { eventually, freshScope, makeDcs, member, sleep } from './support.js';
+import { EtcdTestCluster, haveOpenssl } from './etcd-server.js';
+import { sleep } from '../../../agent/clock.js';
+import { waitFor } from '../../../agent/local/wait.js';
+import { freshScope, makeDcs, member } from './support.js';
 
 let etcd: EtcdTestCluster;
 let raw: Etcd3;
@@ -143,7 +145,7 @@ describe('lease', () => {
     });
     const { sentAt } = await a.renewLease(); // the last renewal
     const expiry = sentAt + 2000;
-    expect(await eventually(() => deletedAt !== null, 5000, 5)).toBe(true);
+    await waitFor(() => deletedAt !== null, { timeoutMs: 5000, intervalMs: 5, what: 'the watch to report the leader key deleted' });
     const late = deletedAt! - expiry;
     console.log(`leader key gone ${late.toFixed(0)} ms after lease expiry (etcd revokes within ~500 ms)`);
     expect(deletedAt!).toBeGreaterThan(expiry - 50); // not before the TTL
@@ -187,7 +189,7 @@ describe('watch', () => {
     await a.setFailover({ candidate: 'b' });
     await a.setFailover(null);
     await raw.put('/pgwarden-test/other-scope/leader').value('x'); // another cluster: not reported
-    expect(await eventually(() => seen.length >= 6, 2000, 2)).toBe(true);
+    await waitFor(() => seen.length >= 6, { timeoutMs: 2000, intervalMs: 2, what: 'six watch events' });
     await sleep(100);
     expect(seen.map((s) => s.key)).toEqual(['members/a', 'leader', 'leader', 'status', 'failover', 'failover']);
     const deleteSeen = seen[2]!.at;
@@ -380,7 +382,7 @@ describe('password auth', () => {
     await good.watch((k) => seen.push(k));
     await good.writeStatus({ optime: 1, timeline: 1 });
     expect((await good.readCluster()).view.leader).toBe('a');
-    expect(await eventually(() => seen.includes('status'), 1000)).toBe(true);
+    await waitFor(() => seen.includes('status'), { timeoutMs: 1000, intervalMs: 10, what: 'the watch to report status' });
 
     const bad = makeDcs(secured.endpoints, { scope, name: 'b', auth: { username: 'root', password: 'wrong' } });
     open.push(bad);
@@ -390,5 +392,30 @@ describe('password auth', () => {
     const anon = makeDcs(secured.endpoints, { scope, name: 'c' });
     open.push(anon);
     await expect(anon.readCluster()).rejects.toMatchObject({ kind: 'rejected' });
+  });
+});
+
+describe.skipIf(!haveOpenssl)('TLS with client certificates', () => {
+  let secured: EtcdTestCluster;
+  beforeAll(async () => { secured = await EtcdTestCluster.start(1, { tls: true }); });
+  afterAll(async () => { await secured?.stop(); });
+
+  test('with the CA and a client certificate every call works; without a certificate it is refused', async () => {
+    const certs = secured.certs!;
+    const scope = freshScope();
+    const hostPort = secured.endpoints[0]!.replace('https://', ''); // the adapter adds https:// itself
+    const good = makeDcs([hostPort], { scope, name: 'a', tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey } });
+    open.push(good);
+    await good.renewLease();
+    expect(await good.acquireLeader()).toBe(true);
+    const seen: string[] = [];
+    await good.watch((k) => seen.push(k));
+    await good.writeStatus({ optime: 1, timeline: 1 });
+    expect((await good.readCluster()).view.leader).toBe('a');
+    await waitFor(() => seen.includes('status'), { timeoutMs: 1000, intervalMs: 10, what: 'the watch to report status' });
+
+    const noCert = makeDcs([hostPort], { scope, name: 'b', tls: { ca: certs.ca }, retryTimeoutMs: 500 });
+    open.push(noCert);
+    await expect(noCert.readCluster()).rejects.toMatchObject({ name: 'DcsError' });
   });
 });

@@ -6,7 +6,9 @@ import { Etcd3 } from 'etcd3';
 import { ConnectionPool } from 'etcd3/lib/connection-pool.js';
 import type { EtcdDcs, EtcdDcsOptions } from '../../../agent/dcs/index.js';
 import { EtcdTestCluster } from './etcd-server.js';
-import { eventually, freshScope, makeDcs, member, sleep } from './support.js';
+import { sleep } from '../../../agent/clock.js';
+import { waitFor } from '../../../agent/local/wait.js';
+import { freshScope, makeDcs, member } from './support.js';
 
 const RETRY_MS = 1000;
 /** Timers, event loop and process scheduling on a 2-core CI box. */
@@ -36,10 +38,8 @@ async function timed(p: Promise<unknown>): Promise<{ ms: number; ok: boolean; er
 /** Retry `op` until it succeeds; resolves the time from now until then. */
 async function recoveryMs(op: () => Promise<unknown>, limitMs: number): Promise<number> {
   const t0 = performance.now();
-  for (;;) {
-    if ((await timed(op())).ok) return performance.now() - t0;
-    if (performance.now() - t0 > limitMs) throw new Error(`no recovery within ${limitMs} ms`);
-  }
+  await waitFor(async () => { await op(); return true; }, { timeoutMs: limitMs, intervalMs: 0, what: 'the call to succeed again' });
+  return performance.now() - t0;
 }
 
 describe('one etcd member', () => {
@@ -85,9 +85,9 @@ describe('one etcd member', () => {
     expect((await a.renewLease()).newLease).toBe(true);
 
     // The watch survived: it reports the expired leader key, and later changes.
-    expect(await eventually(() => seen.includes('leader'), 1500)).toBe(true);
+    await waitFor(() => seen.includes('leader'), { timeoutMs: 1500, intervalMs: 10, what: 'the watch to report the expired leader key' });
     await a.writeStatus({ optime: 2, timeline: 1 });
-    expect(await eventually(() => seen.includes('status'), 1000)).toBe(true);
+    await waitFor(() => seen.includes('status'), { timeoutMs: 1000, intervalMs: 10, what: 'the watch to report status' });
   });
 
   test('killed and restarted: the watch reconnects and resumes without missing changes; calls work again', async () => {
@@ -97,7 +97,7 @@ describe('one etcd member', () => {
     const seen: string[] = [];
     await b.watch((k) => seen.push(k));
     await a.writeStatus({ optime: 1, timeline: 1 });
-    expect(await eventually(() => seen.length === 1, 1000)).toBe(true);
+    await waitFor(() => seen.length === 1, { timeoutMs: 1000, intervalMs: 10, what: 'the first watch event' });
 
     await etcd.node(0).kill();
     expect((await timed(a.readCluster())).ms).toBeLessThan(RETRY_MS + SLACK_MS);
@@ -108,7 +108,7 @@ describe('one etcd member', () => {
     expect(recovered).toBeLessThan(1000);
     await a.setFailover({ candidate: 'b' });
     // Both writes after the restart arrive, in order (the first may have landed before the watch resumed).
-    expect(await eventually(() => seen.includes('failover'), 2000)).toBe(true);
+    await waitFor(() => seen.includes('failover'), { timeoutMs: 2000, intervalMs: 10, what: 'the watch to report failover' });
     expect(seen).toEqual(['status', 'status', 'failover']);
   });
 });
@@ -133,12 +133,10 @@ describe('three etcd members', () => {
 
   /** Index of the member that is the raft leader. */
   async function raftLeader(): Promise<number> {
-    for (;;) {
+    return waitFor(async () => {
       const st = await Promise.all(raw.map((r) => r.maintenance.status().catch(() => null)));
-      const i = st.findIndex((s) => s !== null && s.leader !== '0' && s.leader === s.header.member_id);
-      if (i >= 0) return i;
-      await sleep(50);
-    }
+      return st.findIndex((s) => s !== null && s.leader !== '0' && s.leader === s.header.member_id);
+    }, { timeoutMs: 5000, intervalMs: 50, until: (i) => i >= 0, what: 'a raft leader among the etcd members' });
   }
 
   /** Endpoints ordered so that `first` is tried first. */
@@ -172,7 +170,7 @@ describe('three etcd members', () => {
       // The watch notices its member went quiet and resumes on another one.
       const t0 = performance.now();
       await writer.writeStatus({ optime: 7, timeline: 1 });
-      expect(await eventually(() => seen.includes('status'), 4000)).toBe(true);
+      await waitFor(() => seen.includes('status'), { timeoutMs: 4000, intervalMs: 10, what: 'the watch to report status' });
       console.log(`watch on the frozen member delivered the change after ${(performance.now() - t0).toFixed(0)} ms`);
     } finally {
       etcd.node(follower).thaw();

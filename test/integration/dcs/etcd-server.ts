@@ -1,13 +1,15 @@
-// Real etcd for the DCS integration tests: 1 or 3 members on loopback, data in a temp dir (tmpfs
-// when there is one), each member killable, freezable (SIGSTOP) and restartable. stop() always
-// kills every member; members also die with the test process (setpriv --pdeathsig) and from a
-// process 'exit' hook, so no etcd outlives a run.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
+// Real etcd for the DCS integration tests: 1 or 3 members on loopback (optionally TLS with client
+// certificates), data in a temp dir (tmpfs when there is one), each member killable, freezable
+// (SIGSTOP) and restartable. stop() always kills every member; members also die with the test
+// process (setpriv --pdeathsig) and from a process 'exit' hook, so no etcd outlives a run.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
 import { clientUrl, etcdArgs, etcdMemberHealth, type EtcdMember, type EtcdTiming } from '../../../agent/local/etcd.js';
 import { allocatePorts } from '../../../agent/local/ports.js';
+import { waitFor } from '../../../agent/local/wait.js';
 import { findSetpriv } from '../../../agent/local/supervisor.js';
 
 /** Fast elections for the 3-member tests; a single member elects itself at once anyway. */
@@ -24,11 +26,59 @@ process.on('exit', () => {
   }
 });
 
+const DIR_PREFIX = 'pgwarden-dcs-test-';
+
+/** Data dirs left by a test process that was killed before its afterAll ran. */
+function removeStaleDirs(base: string): void {
+  for (const name of readdirSync(base)) {
+    const pid = Number(new RegExp(`^${DIR_PREFIX}(\\d+)-`).exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(base, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/** PEM files of a throwaway CA, a server certificate for 127.0.0.1 and a client certificate. */
+export interface TestCerts {
+  readonly ca: string;
+  readonly serverCert: string;
+  readonly serverKey: string;
+  readonly clientCert: string;
+  readonly clientKey: string;
+}
+
+export const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
+
+function makeCerts(dir: string): TestCerts {
+  const f = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => {
+    const r = spawnSync('openssl', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+  };
+  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl('req', '-x509', ...key, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '1', '-subj', '/CN=pgwarden test CA');
+  for (const [who, usage] of [['server', 'serverAuth,clientAuth'], ['client', 'clientAuth']] as const) {
+    writeFileSync(f(`${who}.ext`), `subjectAltName=IP:127.0.0.1\nextendedKeyUsage=${usage}\n`);
+    openssl('req', ...key, '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`), '-subj', `/CN=${who}`);
+    openssl('x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial',
+      '-out', f(`${who}.crt`), '-days', '1', '-extfile', f(`${who}.ext`));
+  }
+  return { ca: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key'), clientCert: f('client.crt'), clientKey: f('client.key') };
+}
+
 export class EtcdNode {
   #proc: ChildProcess | null = null;
   readonly url: string;
-  constructor(readonly member: EtcdMember, private readonly all: readonly EtcdMember[], private readonly token: string) {
-    this.url = clientUrl(member);
+  constructor(
+    readonly member: EtcdMember,
+    private readonly all: readonly EtcdMember[],
+    private readonly token: string,
+    private readonly certs: TestCerts | null,
+  ) {
+    this.url = certs ? clientUrl(member).replace('http://', 'https://') : clientUrl(member);
   }
 
   get pid(): number {
@@ -43,6 +93,11 @@ export class EtcdNode {
     if (existsSync(join(this.member.dataDir, 'member'))) {
       const i = args.indexOf('--initial-cluster-state');
       args[i + 1] = 'existing';
+    }
+    if (this.certs) {
+      for (const flag of ['--listen-client-urls', '--advertise-client-urls']) args[args.indexOf(flag) + 1] = this.url;
+      args.push('--cert-file', this.certs.serverCert, '--key-file', this.certs.serverKey,
+        '--trusted-ca-file', this.certs.ca, '--client-cert-auth');
     }
     const setpriv = findSetpriv();
     const [cmd, argv] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', 'etcd', ...args]] : ['etcd', args];
@@ -72,23 +127,37 @@ export class EtcdNode {
   }
 
   async waitHealthy(timeoutMs = 15_000): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    let last: true | string = 'not probed';
-    while (Date.now() < until) {
-      last = await etcdMemberHealth(this.url, 500);
-      if (last === true) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`etcd ${this.member.name} not healthy after ${timeoutMs} ms: ${last} (log: ${this.member.logFile})`);
+    const certs = this.certs;
+    const probe = certs
+      ? async () => {
+        const client = new Etcd3({
+          hosts: this.url,
+          credentials: {
+            rootCertificate: readFileSync(certs.ca), certChain: readFileSync(certs.clientCert), privateKey: readFileSync(certs.clientKey),
+          },
+        });
+        try {
+          await client.maintenance.status({ deadline: Date.now() + 500 });
+          return true as const;
+        } finally {
+          client.close();
+        }
+      }
+      : () => etcdMemberHealth(this.url, 500);
+    await waitFor(probe, {
+      timeoutMs, intervalMs: 50, until: (v) => v === true, what: `etcd ${this.member.name} healthy (log: ${this.member.logFile})`,
+    });
   }
 }
 
 export class EtcdTestCluster {
-  private constructor(readonly nodes: readonly EtcdNode[], private readonly dir: string) {}
+  private constructor(readonly nodes: readonly EtcdNode[], private readonly dir: string, readonly certs: TestCerts | null) {}
 
-  static async start(size: 1 | 3): Promise<EtcdTestCluster> {
+  /** Start `size` members; with `tls`, clients must use https and a certificate from `certs`. */
+  static async start(size: 1 | 3, opts: { tls?: boolean } = {}): Promise<EtcdTestCluster> {
     const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-    const dir = mkdtempSync(join(base, 'pgwarden-dcs-test-'));
+    removeStaleDirs(base);
+    const dir = mkdtempSync(join(base, `${DIR_PREFIX}${process.pid}-`));
     const ports = await allocatePorts(size * 2);
     const members: EtcdMember[] = Array.from({ length: size }, (_, i) => ({
       name: `e${i}`,
@@ -98,7 +167,8 @@ export class EtcdTestCluster {
       logFile: join(dir, `e${i}.log`),
     }));
     const token = `dcs-test-${process.pid}-${Date.now()}`;
-    const cluster = new EtcdTestCluster(members.map((m) => new EtcdNode(m, members, token)), dir);
+    const certs = opts.tls ? makeCerts(dir) : null;
+    const cluster = new EtcdTestCluster(members.map((m) => new EtcdNode(m, members, token, certs)), dir, certs);
     try {
       for (const n of cluster.nodes) n.start();
       await Promise.all(cluster.nodes.map((n) => n.waitHealthy()));

@@ -43,15 +43,3 @@ export function member(name: string, over: Partial<MemberRecord> = {}): MemberRe
     ...over,
   };
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Poll until `probe` returns true or `timeoutMs` passes; resolves whether it became true. */
-export async function eventually(probe: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 20): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return true;
-    if (Date.now() >= until) return false;
-    await sleep(stepMs);
-  }
-}

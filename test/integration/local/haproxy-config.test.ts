@@ -65,16 +65,20 @@ interface FakeNode {
 }
 
 async function fakeNode(name: string, apiPort: number, dbPort: number): Promise<FakeNode> {
-  const node: FakeNode = { name, apiPort, dbPort, answers: { primary: 503, replica: 503 }, seen: [] } as FakeNode;
-  node.api = createHttpServer((req, res) => {
-    node.seen.push(`${req.method} ${req.url}`);
+  const answers = { primary: 503, replica: 503 };
+  const seen: string[] = [];
+  const api = createHttpServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
     const path = (req.url ?? '').split('?')[0];
     const status = path === '/primary' ? node.answers.primary : path === '/replica' ? node.answers.replica : 404;
     res.writeHead(status).end();
   });
   // The "database" greets every connection with its name, so the test sees where it was routed.
-  node.db = createTcpServer((s) => s.end(`${name}\n`));
-  node.db.on('connection', (s) => s.on('error', () => undefined));
+  const db = createTcpServer((s) => {
+    s.on('error', () => undefined);
+    s.end(`${name}\n`);
+  });
+  const node: FakeNode = { name, api, db, apiPort, dbPort, answers, seen };
   await new Promise<void>((r) => node.api.listen(apiPort, '127.0.0.1', r));
   await new Promise<void>((r) => node.db.listen(dbPort, '127.0.0.1', r));
   return node;
@@ -172,12 +176,10 @@ describe('HAProxy routes by the agents\' health answers', () => {
       s.on('error', () => undefined);
       s.write('held\n');
     });
-    const ports = await allocatePorts(1);
     // Re-point node2's database port at a server that holds the connection: close and re-listen.
     await new Promise((r) => nodes[1]!.db.close(r));
     nodes[1]!.db = holder;
     await new Promise<void>((r) => holder.listen(nodes[1]!.dbPort, '127.0.0.1', r));
-    void ports;
     const sock = connect(rw, '127.0.0.1');
     sock.on('error', () => undefined);
     await new Promise<void>((r) => sock.once('data', () => r()));

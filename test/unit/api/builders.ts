@@ -86,6 +86,7 @@ export function primaryState(patch: Partial<NodeState> = {}): NodeState {
     cluster: clusterView(),
     dcsLastSeen: 1_735_689_600,
     clusterReadAt: NOW - 500,
+    leaseRenewedAt: 1_735_689_599_500,
     leaseDeadline: NOW + 2_000,
     lastDecision: { action: { kind: 'renew_leader' }, reason: 'I am the leader with the lock', rule: 'leader.renew', at: '2025-01-01T00:00:01.000Z' },
     lastCycleAt: NOW - 500,

@@ -17,6 +17,7 @@ describe('buildStatusDoc', () => {
       pause: false,
       tags: { nofailover: false, failover_priority: 7, noloadbalance: false, nosync: true },
       dcs_last_seen: 1_735_689_600,
+      lease_renewed_at: 1_735_689_599.5,
       last_decision: { action: 'renew_leader', reason: 'I am the leader with the lock', at: '2025-01-01T00:00:01.000Z' },
       pending_restart: false,
       server_version: 170002,

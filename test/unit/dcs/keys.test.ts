@@ -24,7 +24,7 @@ describe('ClusterKeys', () => {
 
   test('absolute and relative keys', () => {
     expect(keys.key('leader').toString()).toBe('/pgwarden/demo/leader');
-    expect(keys.member('n1').toString()).toBe('/pgwarden/demo/members/n1');
+    expect(keys.key('members/n1').toString()).toBe('/pgwarden/demo/members/n1');
     expect(keys.relative(Buffer.from('/pgwarden/demo/members/n1'))).toBe('members/n1');
     expect(keys.relative(Buffer.from('/pgwarden/demo2/leader'))).toBeNull();
     expect(keys.relative(Buffer.from('/pgwarden/dem'))).toBeNull();

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { IWatchRequest, IWatchResponse, WatchClient } from 'etcd3';
 import { ClusterKeys } from '../../../agent/dcs/keys.js';
 import { PrefixWatch, RESYNC_KEY } from '../../../agent/dcs/watch.js';
-import { systemClock } from '../../../agent/clock.js';
+import { sleep, systemClock } from '../../../agent/clock.js';
 import { captureLogger } from '../../integration/dcs/capture-log.js';
 
 const keys = new ClusterKeys('/pgwarden', 'demo');
@@ -46,7 +46,6 @@ function fakeClient() {
 
 const put = (key: string, rev: number) => ({ type: 'Put' as const, kv: { key: keys.key(key), mod_revision: String(rev) } });
 const header = (rev: number) => ({ revision: String(rev), cluster_id: '', member_id: '', raft_term: '' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function started(answerTimeoutMs = 1000) {
   const { client, streams } = fakeClient();

@@ -7,7 +7,8 @@ import pg from 'pg';
 import { endQuietly, sql } from './sql.js';
 
 /** Monotonic, but on the epoch-ms scale so it lines up with log timestamps. */
-const now = (): number => performance.timeOrigin + performance.now();
+export const writerNow = (): number => performance.timeOrigin + performance.now();
+const now = writerNow;
 
 /** Sleeps `ms`, or less when `signal` aborts; leaves no listener behind either way. */
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
