@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // pgwarden's command line: `agent` runs the daemon; `demo` starts a local cluster; `bench`
-// runs benchmarks. Exit codes: 0 success, 1 operation failed, 2 usage or config error.
+// runs benchmarks; `proxy-config haproxy` renders (with --watch: maintains) an HAProxy config.
+// Exit codes: 0 success, 1 operation failed, 2 usage or config error.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError } from './config/errors.js';
 import { loadAgentConfig } from './config/load.js';
 import { FatalAgentError } from './runtime/errors.js';
 import { PGWARDEN_VERSION } from './version.js';
+import { proxyConfigOptions } from '../proxy-config/options.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -22,13 +24,44 @@ function parseSets(sets: readonly string[] | undefined): Record<string, string> 
 
 class UsageError extends Error {}
 
-async function runAgentCommand(argv: { config?: string | undefined; set?: string[] | undefined }): Promise<number> {
-  const cfg = loadAgentConfig({
-    ...(argv.config ? { file: argv.config } : process.env.PGWARDEN_CONFIG ? { file: process.env.PGWARDEN_CONFIG } : {}),
-    overrides: parseSets(argv.set),
+interface AgentArgs {
+  config?: string | undefined;
+  set?: string[] | undefined;
+  'log-format'?: string | undefined;
+}
+
+/** The agent's config: file (or PGWARDEN_CONFIG) < env < --set < --log-format. */
+function loadAgentArgs(argv: AgentArgs) {
+  const file = argv.config ?? process.env.PGWARDEN_CONFIG;
+  return loadAgentConfig({
+    ...(file ? { file } : {}),
+    overrides: {
+      ...parseSets(argv.set),
+      ...(argv['log-format'] ? { 'log.format': argv['log-format'] } : {}),
+    },
   });
+}
+
+async function runAgentCommand(argv: AgentArgs): Promise<number> {
+  const cfg = loadAgentArgs(argv);
   const { startAgent } = await import('./runtime/agent.js');
+  // SIGHUP: re-read the config file; log.level applies at once (see RunningAgent.reload).
+  // Installed before the agent starts: SIGHUP's default action would kill the process.
+  let running: Awaited<ReturnType<typeof startAgent>> | null = null;
+  process.on('SIGHUP', () => {
+    if (running === null) {
+      process.stderr.write('pgwarden: SIGHUP ignored: the agent is still starting\n');
+      return;
+    }
+    try {
+      running.reload(loadAgentArgs(argv));
+    } catch (err) {
+      const detail = err instanceof ConfigError ? err.format() : err instanceof Error ? err.message : String(err);
+      running.logger.error({ err: detail }, 'SIGHUP: the config file is invalid; keeping the running config');
+    }
+  });
   const agent = await startAgent(cfg);
+  running = agent;
   let signalled = false;
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.on(sig, () => {
@@ -64,8 +97,15 @@ export async function main(args: string[]): Promise<number> {
     })
     .command('agent', 'run the HA agent for the local PostgreSQL node', (y) => y
       .option('config', { alias: 'c', type: 'string', describe: 'path of pgwarden.yml (or env PGWARDEN_CONFIG)' })
-      .option('set', { type: 'string', array: true, describe: 'override a config key: --set postgresql.port=5433' }),
+      .option('set', { type: 'string', array: true, describe: 'override a config key: --set postgresql.port=5433' })
+      .option('log-format', { type: 'string', choices: ['json', 'pretty', 'auto'], describe: 'log.format: JSON lines, pretty, or auto (pretty on a terminal)' }),
     async (argv) => { code = await runAgentCommand(argv); })
+    .command('proxy-config <kind>', 'render an HAProxy config from the members in etcd (--watch: keep it in step and reload)',
+      (y) => proxyConfigOptions(y),
+      async (argv) => {
+        const { runProxyConfig } = await import('../proxy-config/command.js');
+        code = await runProxyConfig(argv);
+      })
     .command('demo', 'start a local 3-node demo cluster (etcd, PostgreSQL, agents, HAProxy)', (y) => y
       .option('nodes', { type: 'number', default: 3 })
       .option('run-dir', { type: 'string', describe: 'where to keep data and logs' }),

@@ -24,6 +24,42 @@ export async function writeHaproxyConfig(path: string, text: string, mode = 0o64
   return true;
 }
 
+export type InstallResult =
+  | { readonly status: 'unchanged' }
+  | { readonly status: 'written' }
+  /** HAProxy refused the new text; the file at `path` was not touched. */
+  | { readonly status: 'rejected'; readonly output: string };
+
+/**
+ * Like writeHaproxyConfig, but with `validate` the new text is checked with `haproxy -c` in its
+ * temporary file first, and only renamed over `path` when HAProxy accepts it. The running config
+ * is never replaced by one HAProxy rejects. Rejects only on I/O errors.
+ */
+export async function installHaproxyConfig(
+  path: string,
+  text: string,
+  opts: { validate: boolean; haproxyBin?: string; mode?: number },
+): Promise<InstallResult> {
+  const current = await readFile(path, 'utf8').catch(() => null);
+  if (current === text) return { status: 'unchanged' };
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    await writeFile(tmp, text, { mode: opts.mode ?? 0o644 });
+    if (opts.validate) {
+      const check = await checkHaproxyConfig(tmp, opts.haproxyBin ? { haproxyBin: opts.haproxyBin } : {});
+      if (!check.ok) {
+        await unlink(tmp).catch(() => undefined);
+        return { status: 'rejected', output: check.output };
+      }
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  return { status: 'written' };
+}
+
 export interface HaproxyCheckResult {
   readonly ok: boolean;
   /** HAProxy's own words (stdout + stderr), for the error message. */

@@ -74,16 +74,17 @@ function asRole(v: unknown): PeerStatus['role'] {
 export function toPeerStatus(name: string, doc: unknown): PeerStatus {
   const role = isRecord(doc) ? asRole(doc['role']) : null;
   if (!isRecord(doc) || role === null) {
-    return { name, reachable: true, role: null, running: false, timeline: null, walLsn: null, tags: null };
+    return { name, reachable: true, role: null, running: false, timeline: null, walLsn: null, replayedLsn: null, tags: null };
   }
   const xlog = isRecord(doc['xlog']) ? doc['xlog'] : {};
   let walLsn: Lsn | null;
+  let replayedLsn: Lsn | null = null;
   if (role === 'primary') {
     walLsn = asLsn(xlog['location']);
   } else {
     const received = asLsn(xlog['received_location']);
-    const replayed = asLsn(xlog['replayed_location']);
-    walLsn = received === null ? replayed : replayed === null ? received : Math.max(received, replayed);
+    replayedLsn = asLsn(xlog['replayed_location']);
+    walLsn = received === null ? replayedLsn : replayedLsn === null ? received : Math.max(received, replayedLsn);
   }
   const timeline = doc['timeline'];
   return {
@@ -93,6 +94,7 @@ export function toPeerStatus(name: string, doc: unknown): PeerStatus {
     running: doc['state'] === 'running',
     timeline: typeof timeline === 'number' && Number.isSafeInteger(timeline) ? timeline : null,
     walLsn,
+    replayedLsn,
     tags: asTags(doc['tags']),
   };
 }

@@ -1,4 +1,4 @@
-// The REST API's read side (SPEC §1): health paths, /status, /cluster, /history.
+// The REST API's read side (SPEC §1): health paths, /status, /cluster, /history, /config, /metrics.
 // An app factory (no listen) so tests drive it with inject(); startApi binds it.
 //
 // Health probes arrive many times a second from every HAProxy: their handlers are synchronous,
@@ -9,6 +9,8 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { NodeState, NodeStateStore } from '../runtime/node-state.js';
 import { HEALTH_PATHS, LAG_PATTERN, healthCheck, invalidParameterMessage, type HealthPath, type HealthQuery } from './health.js';
+import { redactConfig } from '../config/redact.js';
+import { AgentMetrics } from './metrics.js';
 import { buildClusterDoc, buildHistoryDoc, buildStatusDoc } from './status-doc.js';
 
 declare module 'fastify' {
@@ -23,6 +25,8 @@ export interface ApiDeps {
   readonly clock: Clock;
   /** Used as fastify's logger as is (give it a `component: 'api'` child). */
   readonly logger: Logger;
+  /** Served at GET /metrics; without it the API makes its own (node gauges only, no process metrics). */
+  readonly metrics?: AgentMetrics;
 }
 
 /** Every error the read API answers with, and its HTTP status. */
@@ -100,6 +104,9 @@ function parameterOf(validation: readonly { instancePath?: string; params?: Reco
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const { store, clock } = deps;
+  const initial = store.get();
+  const metrics = deps.metrics
+    ?? new AgentMetrics({ scope: initial.scope, name: initial.name, state: () => store.get(), clock, processMetrics: false });
   const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
     loggerInstance,
@@ -200,6 +207,29 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       reply.code(200);
       if (statusOnly(req)) reply.send();
       else reply.send(doc);
+    },
+  });
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/config',
+    handler: (req, reply) => {
+      const config = store.get().dynamicConfig;
+      if (config === null) return sendError(req, reply, 'NO_CLUSTER_VIEW', 'no cluster view read from etcd yet');
+      reply.code(200);
+      if (statusOnly(req)) reply.send();
+      else reply.send(redactConfig(config));
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/metrics',
+    // Scraped every few seconds: as quiet as a health check.
+    config: { health: true },
+    handler: async (_req, reply) => {
+      const text = await metrics.scrape();
+      reply.code(200).type(metrics.contentType).send(text);
     },
   });
 

@@ -1,8 +1,11 @@
 // The second half of a leader race: having asked its peers, should this replica take the key?
-// Rule 4: stand down if any reachable peer is still primary, or is further ahead (ties broken
-// by failover_priority, then name). Unreachable peers are ignored: they cannot serve anyway.
-import type { Decision, Lsn, PeerStatus, Tags } from './types.js';
-import { neverPromote } from './eligibility.js';
+// Rule 4: stand down if any reachable peer is still primary, or is an *eligible* candidate that
+// is further ahead (ties broken by failover_priority, then name). Peers that may not be
+// promoted themselves (lagging replay, nofailover, wrong timeline, not in sync) are no rivals:
+// standing down for them would leave the cluster without a primary. Unreachable peers are
+// ignored: they cannot serve anyway.
+import type { ClusterView, Decision, HaSettings, Lsn, PeerStatus, Tags } from './types.js';
+import { isEligible } from './eligibility.js';
 
 export interface RaceInput {
   readonly name: string;
@@ -10,12 +13,20 @@ export interface RaceInput {
   /** max(received, replayed) of our replica: how much WAL we have. */
   readonly walLsn: Lsn | null;
   readonly peers: readonly PeerStatus[];
-  /** In synchronous mode, only these may win (null: no restriction). */
-  readonly allowed: readonly string[] | null;
+  readonly cluster: ClusterView;
+  readonly settings: HaSettings;
 }
 
 function fmt(lsn: Lsn | null): string {
   return lsn === null ? 'unknown' : String(lsn);
+}
+
+function peerEligible(peer: PeerStatus, input: RaceInput): boolean {
+  if (!peer.tags) return false;
+  return isEligible({
+    name: peer.name, tags: peer.tags, running: peer.running, role: peer.role,
+    timeline: peer.timeline, replayedLsn: peer.replayedLsn,
+  }, input.cluster, input.settings).ok;
 }
 
 export function decideRace(input: RaceInput): Decision {
@@ -29,10 +40,13 @@ export function decideRace(input: RaceInput): Decision {
     if (peer.running && peer.role === 'primary') {
       return { action: { kind: 'stand_down' }, reason: `primary ${peer.name} is still alive`, rule: 'race.primary-alive' };
     }
+    if (!peerEligible(peer, input)) {
+      consulted.push(`${peer.name}=ineligible`);
+      continue;
+    }
     consulted.push(`${peer.name}=${fmt(peer.walLsn)}`);
-    if (peer.role !== 'replica' || !peer.running || !peer.tags || neverPromote(peer.tags)) continue;
-    if (input.allowed && !input.allowed.includes(peer.name)) continue;
     const theirs = peer.walLsn ?? -1;
+    const tags = peer.tags!;
     if (theirs > mine) {
       return {
         action: { kind: 'stand_down' },
@@ -40,14 +54,14 @@ export function decideRace(input: RaceInput): Decision {
         rule: 'race.peer-ahead',
       };
     }
-    if (theirs === mine && peer.tags.failoverPriority > input.tags.failoverPriority) {
+    if (theirs === mine && tags.failoverPriority > input.tags.failoverPriority) {
       return {
         action: { kind: 'stand_down' },
-        reason: `${peer.name} has the same position and higher failover_priority (${peer.tags.failoverPriority} > ${input.tags.failoverPriority})`,
+        reason: `${peer.name} has the same position and higher failover_priority (${tags.failoverPriority} > ${input.tags.failoverPriority})`,
         rule: 'race.peer-priority',
       };
     }
-    if (theirs === mine && peer.tags.failoverPriority === input.tags.failoverPriority && peer.name < input.name) {
+    if (theirs === mine && tags.failoverPriority === input.tags.failoverPriority && peer.name < input.name) {
       return {
         action: { kind: 'stand_down' },
         reason: `${peer.name} has the same position and priority and wins the tie by name`,

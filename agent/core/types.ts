@@ -155,6 +155,8 @@ export interface PeerStatus {
   readonly timeline: number | null;
   /** max(received, replayed) for a replica; current position for a primary. */
   readonly walLsn: Lsn | null;
+  /** Replayed position of a replica (eligibility compares it with the leader's optime). */
+  readonly replayedLsn: Lsn | null;
   readonly tags: Tags | null;
 }
 

@@ -103,14 +103,20 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Told the name and duration (seconds) of every DCS operation, e.g. to feed a histogram. */
+export type RequestObserver = (op: string, seconds: number) => void;
+
 /** Runs attempts of one operation until one succeeds, a non-retryable error, or the budget ends. */
 export class CallRunner {
   readonly #clock: MonotonicClock;
   readonly #hostCount: number;
+  readonly #onRequest: RequestObserver | undefined;
 
-  constructor(clock: MonotonicClock, hostCount: number) {
+  /** `onRequest` learns each operation's name and duration, retries included, failed or not. */
+  constructor(clock: MonotonicClock, hostCount: number, onRequest?: RequestObserver) {
     this.#clock = clock;
     this.#hostCount = hostCount;
+    this.#onRequest = onRequest;
   }
 
   budget(ms: number): Budget {
@@ -118,6 +124,25 @@ export class CallRunner {
   }
 
   async run<T>(
+    what: string,
+    budget: Budget,
+    attempt: (opts: AttemptOptions) => Promise<T>,
+    opts: { idempotent: boolean },
+  ): Promise<T> {
+    if (this.#onRequest === undefined) return this.#attempts(what, budget, attempt, opts);
+    const started = this.#clock.now();
+    try {
+      return await this.#attempts(what, budget, attempt, opts);
+    } finally {
+      try {
+        this.#onRequest(what, (this.#clock.now() - started) / 1000);
+      } catch {
+        // an observer's failure is not the operation's
+      }
+    }
+  }
+
+  async #attempts<T>(
     what: string,
     budget: Budget,
     attempt: (opts: AttemptOptions) => Promise<T>,

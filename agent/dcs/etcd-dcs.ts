@@ -7,7 +7,7 @@ import type { FailoverRequest, HistoryRow, LeaderStatus, MemberRecord, SyncState
 import type { Logger } from '../log.js';
 import type { ClusterSnapshot, Dcs, LeaseRenewal } from '../runtime/ports.js';
 import { BadValueLog } from './bad-values.js';
-import { Budget, CallRunner, DcsError, type MonotonicClock } from './calls.js';
+import { Budget, CallRunner, DcsError, type MonotonicClock, type RequestObserver } from './calls.js';
 import { createEtcdClient } from './client.js';
 import { decodeCluster } from './cluster.js';
 import {
@@ -37,6 +37,8 @@ export interface EtcdDcsOptions {
   auth?: { username: string; password: string };
   /** PEM files; without `ca` the system's roots are trusted. */
   tls?: TlsFiles;
+  /** Told each operation's name ("read cluster", "lease keepalive"…) and duration in seconds. */
+  onRequest?: RequestObserver;
 }
 
 /** How often appendHistory re-reads and retries when another writer changed `history` meanwhile. */
@@ -71,7 +73,7 @@ export class EtcdDcs implements Dcs {
       ...(o.auth ? { auth: o.auth } : {}), ...(o.tls ? { tls: o.tls } : {}),
     });
     this.#kv = this.#client.kv;
-    this.#runner = new CallRunner(o.clock, o.hosts.length);
+    this.#runner = new CallRunner(o.clock, o.hosts.length, o.onRequest);
     this.#lease = new LeaseKeeper(this.#client.leaseClient, this.#runner, o.clock, o.ttlSeconds, this.#log);
     this.#badValues = new BadValueLog(this.#log);
   }

@@ -1,5 +1,5 @@
 // Carries out one decision. Side effects happen here only, in the order the decision names.
-import type { Action, ClusterView, Decision, LocalView, PgState } from '../core/types.js';
+import type { Action, ClusterView, Decision, HaSettings, LocalView, PgState } from '../core/types.js';
 import type { DynamicConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
@@ -19,13 +19,15 @@ export interface ActionContext {
   readonly race: RaceDeps;
   readonly bootstrapConfig: DynamicConfig;
   readonly useSlots: () => boolean;
-  readonly synchronousMode: () => boolean;
+  readonly settings: () => HaSettings;
   readonly peerTimeoutMs: () => number;
   /** Shown as the status `state` while a long action runs (null when done). */
   setActivity(state: PgState | null): void;
   setRewindFailed(failed: boolean): void;
   /** Last status we published, to write `status` only when it changed. */
   lastStatus: { optime: number; timeline: number } | null;
+  /** Member name → monotonic ms it was last seen in a cluster view (slot retention). */
+  readonly membersSeen: Map<string, number>;
 }
 
 function upstreamOf(cluster: ClusterView | null, name: string): Upstream {
@@ -151,7 +153,7 @@ async function rewind(ctx: ActionContext, from: Upstream, local: LocalView): Pro
 }
 
 async function race(ctx: ActionContext, cluster: ClusterView, local: LocalView): Promise<void> {
-  const { decision, peers } = await runRace(ctx.race, cluster, local, ctx.synchronousMode(), ctx.peerTimeoutMs());
+  const { decision, peers } = await runRace(ctx.race, cluster, local, ctx.settings(), ctx.peerTimeoutMs());
   ctx.logger.info({ action: decision.action.kind, reason: decision.reason, rule: decision.rule, peers }, decision.reason);
   if (decision.action.kind !== 'acquire_leader') return;
   // Fresh lease first, so our deadline as the new primary starts now, not at the last renewal.
@@ -186,6 +188,19 @@ async function promote(ctx: ActionContext, cluster: ClusterView | null, local: L
   if (cluster?.failover) await ctx.dcs.setFailover(null).catch(() => undefined);
 }
 
+/**
+ * A slot per member, kept for members seen within SLOT_RETENTION_MS even if their key is gone
+ * now: a replica whose agent restarts (member key expired after ttl) must find its slot again.
+ */
+export const SLOT_RETENTION_MS = 10 * 60_000;
+
+function slotsToKeep(ctx: ActionContext, cluster: ClusterView): string[] {
+  const now = ctx.clock.now();
+  const recent = [...ctx.membersSeen].filter(([, at]) => now - at <= SLOT_RETENTION_MS).map(([name]) => ({ name }));
+  const names = new Map([...cluster.members, ...recent].map((m) => [m.name, { name: m.name }]));
+  return wantedSlots(ctx.name, [...names.values()]);
+}
+
 /** The leader's per-cycle duties: publish its position, keep one slot per member. */
 async function publishLeaderState(ctx: ActionContext, cluster: ClusterView | null, local: LocalView): Promise<void> {
   const pg = local.pg;
@@ -198,7 +213,7 @@ async function publishLeaderState(ctx: ActionContext, cluster: ClusterView | nul
     }
   }
   if (ctx.useSlots() && cluster) {
-    await ctx.pg.syncSlots(wantedSlots(ctx.name, cluster.members)).catch((err: unknown) =>
+    await ctx.pg.syncSlots(slotsToKeep(ctx, cluster)).catch((err: unknown) =>
       ctx.logger.warn({ err: String(err) }, 'could not synchronise replication slots'));
   }
 }

@@ -1,11 +1,12 @@
 // Wires one agent together: config → adapters → HA loop + REST API, and stops it cleanly.
 import type { AgentConfig } from '../config/types.js';
 import { toHaSettings } from '../config/dynamic.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, setLogLevel, type Logger } from '../log.js';
 import { systemClock, type Clock } from '../clock.js';
 import { EtcdDcs } from '../dcs/etcd-dcs.js';
 import { PostgresAdapter, osUserIds } from '../postgres/adapter.js';
 import { buildApi, startApi } from '../api/server.js';
+import { AgentMetrics } from '../api/metrics.js';
 import { fetchPeerStatus, toPeerStatus } from '../api/peer-client.js';
 import { PGWARDEN_VERSION } from '../version.js';
 import { NO_TAGS, type PgView, type Tags } from '../core/types.js';
@@ -32,14 +33,22 @@ export function tagsOf(cfg: AgentConfig): Tags {
 
 export interface RunningAgent {
   readonly logger: Logger;
+  readonly metrics: AgentMetrics;
   /** Resolves when the agent stopped (after stop() or a fatal error). */
   readonly done: Promise<void>;
   stop(reason: string): Promise<void>;
+  /**
+   * Apply a re-read config file (SIGHUP): `log.level` takes effect at once; other changed keys
+   * need a restart and are only named in a warning. Returns those key paths.
+   */
+  reload(next: AgentConfig): string[];
 }
 
 export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): Promise<RunningAgent> {
   const logger = createLogger({ level: cfg.log.level, format: cfg.log.format }).child({ node: cfg.name, scope: cfg.scope });
   const settings = toHaSettings(cfg.bootstrap.dcs);
+  // Gauges read the snapshot at scrape time (the store exists by the time anyone scrapes).
+  const metrics = new AgentMetrics({ scope: cfg.scope, name: cfg.name, clock, state: () => store.get() });
   const runAs = process.getuid?.() === 0 ? osUserIds('postgres') : undefined;
   const pg = new PostgresAdapter({ name: cfg.name, pg: cfg.postgresql, logger: logger.child({ component: 'postgres' }), ...(runAs ? { runAs } : {}) });
   const dcs = new EtcdDcs({
@@ -53,6 +62,7 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
     logger,
     ...(cfg.etcd.username && cfg.etcd.password ? { auth: { username: cfg.etcd.username, password: cfg.etcd.password } } : {}),
     ...(cfg.etcd.tls ? { tls: cfg.etcd.tls } : {}),
+    onRequest: (op, seconds) => metrics.observeEtcd(op, seconds),
   });
   const apiUrl = `http://${cfg.restapi.connect_address}/`;
   const pgAddr = splitHostPort(cfg.postgresql.connect_address);
@@ -64,8 +74,9 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
     name: cfg.name, scope: cfg.scope, version: PGWARDEN_VERSION, tags: identity.tags, pg: UNKNOWN_PG,
     pgState: 'stopped', serverVersion: null, replication: [], cluster: null, dcsLastSeen: null, clusterReadAt: null, leaseRenewedAt: null,
     leaseDeadline: null, lastDecision: null, lastCycleAt: null, settings, pendingRestart: false,
+    dynamicConfig: null,
   });
-  const api = buildApi({ store, clock, logger: logger.child({ component: 'api' }) });
+  const api = buildApi({ store, clock, metrics, logger: logger.child({ component: 'api' }) });
   await startApi(api, cfg.restapi.listen);
   logger.info({ listen: cfg.restapi.listen, api_url: apiUrl }, 'REST API listening');
 
@@ -74,6 +85,7 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
     race: { fetchPeer: fetchPeerStatus, toPeerStatus },
     bootstrapConfig: cfg.bootstrap.dcs,
     toSettings: toHaSettings,
+    metrics,
   });
 
   let stopping: Promise<void> | null = null;
@@ -109,5 +121,33 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
     throw err;
   });
 
-  return { logger, done, stop };
+  let current = cfg;
+  const reload = (next: AgentConfig): string[] => {
+    const restartNeeded = changedKeys(current, next).filter((k) => k !== 'log.level' && k !== 'config_file');
+    if (next.log.level !== current.log.level) {
+      const previous = setLogLevel(logger, next.log.level);
+      logger.warn({ previous, level: next.log.level }, `log level is now ${next.log.level}`);
+    }
+    if (restartNeeded.length > 0) {
+      logger.warn({ keys: restartNeeded }, `config reloaded; these changes take effect at the next restart: ${restartNeeded.join(', ')}`);
+    } else {
+      logger.info('config reloaded');
+    }
+    current = { ...current, log: { ...current.log, level: next.log.level } };
+    return restartNeeded;
+  };
+
+  return { logger, metrics, done, stop, reload };
+}
+
+/** Dotted paths of the leaves that differ between two configs (names only: values may be secrets). */
+export function changedKeys(a: unknown, b: unknown, path = ''): string[] {
+  if (Object.is(a, b)) return [];
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => changedKeys(a[k], b[k], path ? `${path}.${k}` : k));
+  }
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => changedKeys(v, b[i]).length === 0)) return [];
+  return [path];
 }

@@ -6,7 +6,7 @@ import type { DynamicConfig } from '../config/types.js';
 import { decide } from '../core/decide.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { ClusterSnapshot, Dcs, PostgresNode } from './ports.js';
+import type { ClusterSnapshot, Dcs, LoopMetrics, PostgresNode } from './ports.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { execute, type ActionContext } from './actions.js';
 import type { RaceDeps } from './race-runner.js';
@@ -25,9 +25,15 @@ export interface HaLoopDeps {
   readonly race: RaceDeps;
   readonly bootstrapConfig: DynamicConfig;
   readonly toSettings: (cfg: DynamicConfig) => HaSettings;
+  readonly metrics?: LoopMetrics;
 }
 
-/** Keys whose change should wake the loop at once. */
+/** Actions that may take seconds (start, clone, rewind…). */
+const LONG_ACTIONS: ReadonlySet<string> = new Set([
+  'initialize_cluster', 'clone_from_leader', 'rebuild', 'start_replica', 'start_primary', 'rewind',
+]);
+
+/** Keys whose change should wake the loop at once ('' = the watch may have missed changes). */
 const WAKE_KEYS = /^(leader|config|failover|initialize|sync|)$/;
 
 export class HaLoop {
@@ -73,11 +79,12 @@ export class HaLoop {
       race: deps.race,
       bootstrapConfig: deps.bootstrapConfig,
       useSlots: () => this.#dynamic.use_slots,
-      synchronousMode: () => this.#dynamic.synchronous_mode,
+      settings: () => this.#settings,
       peerTimeoutMs: () => Math.min(1000, this.#settings.retryTimeoutMs),
       setActivity: (s) => { this.#activity = s; this.#publish(null); },
       setRewindFailed: (f) => { this.#rewindFailed = f; },
       lastStatus: null,
+      membersSeen: new Map(),
     };
     deps.pg.onUnexpectedExit((code, signal) => {
       log.warn({ code, signal }, 'PostgreSQL exited unexpectedly');
@@ -142,6 +149,7 @@ export class HaLoop {
   /** One observe → decide → act → publish cycle. Returns the decision. */
   async cycle(): Promise<Decision> {
     const { clock, logger } = this.deps;
+    const started = clock.now();
     const snapshot = await this.#readCluster();
     const pg = await this.deps.pg.probe();
     this.#track(pg);
@@ -158,10 +166,15 @@ export class HaLoop {
       rewindFailed: this.#rewindFailed,
     };
     const decision = decide(this.#cluster, local, this.#settings);
+    this.deps.metrics?.countDecision(decision.action.kind);
     this.#logDecision(decision, local);
     this.#publish(decision, pg);
     // While we run a primary, passing the lease deadline fences it even if this loop is stuck.
     this.lease.arm(pg.process === 'running' && pg.role === 'primary' && !this.#cluster?.paused);
+    if (decision.action.kind === 'refuse_start') throw new FatalAgentError(decision.reason);
+    // Announce ourselves before a long action: the leader creates our replication slot from
+    // the member key, and a standby cannot finish starting without it.
+    if (LONG_ACTIONS.has(decision.action.kind)) await this.#touchMember(pg);
     try {
       await execute(this.#actx, decision, this.#cluster, local);
     } finally {
@@ -171,6 +184,7 @@ export class HaLoop {
       this.#publish(decision, after);
       await this.#touchMember(after);
     }
+    this.deps.metrics?.observeCycle((clock.now() - started) / 1000);
     logger.trace({ took_ms: Math.round(clock.now() - local.now) }, 'cycle done');
     return decision;
   }
@@ -179,6 +193,8 @@ export class HaLoop {
     try {
       const snap = await this.deps.dcs.readCluster();
       this.#cluster = snap.view;
+      for (const m of snap.view.members) this.#actx.membersSeen.set(m.name, this.deps.clock.now());
+      this.deps.metrics?.observeLeader(snap.view.leader);
       this.#holdsKey = snap.leaderIsOurs;
       this.#dcsLastSeen = this.deps.clock.wallNow() / 1000;
       this.#clusterReadAt = this.deps.clock.now();
@@ -238,6 +254,7 @@ export class HaLoop {
       lastDecision: this.#lastDecision,
       lastCycleAt: decision ? clock.now() : prev.lastCycleAt,
       settings: this.#settings,
+      dynamicConfig: this.#cluster === null ? null : this.#dynamic,
     });
   }
 

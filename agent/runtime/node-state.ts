@@ -1,6 +1,7 @@
 // What the HA loop knows about this node, published after every cycle. The REST API answers
 // health checks from this snapshot alone (never from a PostgreSQL query).
 import type { ClusterView, PgState, PgView, Tags, Decision, HaSettings } from '../core/types.js';
+import type { DynamicConfig } from '../config/types.js';
 import type { ReplicationRow } from './ports.js';
 
 export interface NodeState {
@@ -31,6 +32,11 @@ export interface NodeState {
   readonly lastCycleAt: number | null;
   readonly settings: HaSettings;
   readonly pendingRestart: boolean;
+  /**
+   * The dynamic config in force (etcd `config` from the last cluster view, or the last good or
+   * bootstrap one while etcd holds none or a bad value); null before the first cluster view.
+   */
+  readonly dynamicConfig: DynamicConfig | null;
 }
 
 /** Holds the latest snapshot; the runtime writes, the API reads. */

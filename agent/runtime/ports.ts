@@ -120,3 +120,13 @@ export interface ReplicationRow {
 
 /** Fetch a peer's status document (GET <api_url>/status) with a short timeout. */
 export type PeerStatusFetcher = (apiUrl: string, timeoutMs: number) => Promise<unknown>;
+
+/** What the HA loop reports for monitoring (agent/api/metrics.ts implements it). */
+export interface LoopMetrics {
+  /** Duration of one cycle, in seconds. */
+  observeCycle(seconds: number): void;
+  /** The action of each cycle's decision. */
+  countDecision(action: string): void;
+  /** The leader named by each fresh cluster view (null: no leader key). */
+  observeLeader(leader: string | null): void;
+}

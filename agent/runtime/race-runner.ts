@@ -1,6 +1,6 @@
 // Runs the peer half of a leader race: ask every other member's API for its status (in
 // parallel, short timeout), then let the pure core decide.
-import type { ClusterView, Decision, LocalView, PeerStatus } from '../core/types.js';
+import type { ClusterView, Decision, HaSettings, LocalView, PeerStatus } from '../core/types.js';
 import { decideRace } from '../core/race.js';
 import type { PeerStatusFetcher } from './ports.js';
 
@@ -15,19 +15,18 @@ export async function askPeers(deps: RaceDeps, cluster: ClusterView, self: strin
     try {
       return deps.toPeerStatus(m.name, await deps.fetchPeer(m.apiUrl, timeoutMs));
     } catch {
-      return { name: m.name, reachable: false, role: null, running: false, timeline: null, walLsn: null, tags: null };
+      return { name: m.name, reachable: false, role: null, running: false, timeline: null, walLsn: null, replayedLsn: null, tags: null };
     }
   }));
 }
 
 export async function runRace(
-  deps: RaceDeps, cluster: ClusterView, local: LocalView, synchronousMode: boolean, timeoutMs: number,
+  deps: RaceDeps, cluster: ClusterView, local: LocalView, settings: HaSettings, timeoutMs: number,
 ): Promise<{ decision: Decision; peers: PeerStatus[] }> {
   const peers = await askPeers(deps, cluster, local.name, timeoutMs);
   const pg = local.pg;
   const walLsn = pg.role === 'primary' ? pg.walLsn : maxOf(pg.receivedLsn, pg.replayedLsn);
-  const allowed = synchronousMode && cluster.sync ? cluster.sync.syncStandbys : null;
-  const decision = decideRace({ name: local.name, tags: local.tags, walLsn, peers, allowed });
+  const decision = decideRace({ name: local.name, tags: local.tags, walLsn, peers, cluster, settings });
   return { decision, peers };
 }
 

@@ -1,7 +1,8 @@
 // LocalCluster with real agents: the harness's own controls (routing through HAProxy, the writer,
 // freezing and killing agents and PostgreSQL, stop with nothing left behind). Failover behaviour
 // itself is tested by test/chaos; here a fault is followed only by "the cluster is whole again".
-// Skipped until the agent is built (dist/agent/cli.js). LOCALCLUSTER_REPO_DIR points at another
+// Needs the built agent (dist/agent/cli.js; `npm test` builds it) and fails loudly without it.
+// LOCALCLUSTER_REPO_DIR points at another
 // build of the repository (e.g. a private `tsc --outDir`).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -10,7 +11,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { findRepoDir, LocalCluster, sql, withCluster, Writer } from '../../harness/index.js';
 
 const repoDir = process.env.LOCALCLUSTER_REPO_DIR ?? findRepoDir();
-const built = existsSync(join(repoDir, 'dist', 'agent', 'cli.js'));
+if (!existsSync(join(repoDir, 'dist', 'agent', 'cli.js'))) {
+  throw new Error(`the agent is not built: ${join(repoDir, 'dist/agent/cli.js')} is missing (run npm run build)`);
+}
 
 function pgrep(needle: string): number[] {
   try {
@@ -32,7 +35,7 @@ function alive(pid: number): boolean {
 
 const isRoot = process.getuid?.() === 0;
 
-describe.skipIf(!built)('LocalCluster with 3 agents', () => {
+describe('LocalCluster with 3 agents', () => {
   const cluster = withCluster({ agents: 3, repoDir, waitReady: { timeoutMs: 90_000 } });
 
   it('gives each node its own config, log and data directory, owned by postgres when root', () => {
@@ -136,7 +139,7 @@ describe.skipIf(!built)('LocalCluster with 3 agents', () => {
   });
 });
 
-describe.skipIf(!built)('LocalCluster.stop with agents', () => {
+describe('LocalCluster.stop with agents', () => {
   const clusters: LocalCluster[] = [];
   afterAll(async () => {
     for (const c of clusters) await c.stop();

@@ -1,6 +1,7 @@
 // Small builders for NodeState snapshots: each reads like the situation it sets up.
 import { NO_TAGS, type ClusterView, type HaSettings, type MemberRecord, type PgView, type Tags } from '../../../agent/core/types.js';
 import type { NodeState } from '../../../agent/runtime/node-state.js';
+import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
 
 /** Monotonic "now" every builder is relative to. */
 export const NOW = 1_000_000;
@@ -92,6 +93,7 @@ export function primaryState(patch: Partial<NodeState> = {}): NodeState {
     lastCycleAt: NOW - 500,
     settings: SETTINGS,
     pendingRestart: false,
+    dynamicConfig: DEFAULT_DYNAMIC_CONFIG,
     ...patch,
   };
 }
@@ -155,7 +157,7 @@ export function withSync(s: NodeState): NodeState {
 
 /** No cluster view read from etcd (just started, or etcd never answered). */
 export function withNoCluster(s: NodeState): NodeState {
-  return { ...s, cluster: null, clusterReadAt: null, dcsLastSeen: null };
+  return { ...s, cluster: null, clusterReadAt: null, dcsLastSeen: null, dynamicConfig: null };
 }
 
 /** The last good cluster view is older than ttl. */

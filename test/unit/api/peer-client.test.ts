@@ -14,7 +14,7 @@ describe('toPeerStatus', () => {
   it('reads a primary document: walLsn is xlog.location', () => {
     const doc = JSON.parse(JSON.stringify(buildStatusDoc(withTags(primaryState(), { nofailover: true, failoverPriority: 0 }))));
     expect(toPeerStatus('node-a', doc)).toEqual({
-      name: 'node-a', reachable: true, role: 'primary', running: true, timeline: 2, walLsn: OPTIME + 4096,
+      name: 'node-a', reachable: true, role: 'primary', running: true, timeline: 2, walLsn: OPTIME + 4096, replayedLsn: null,
       tags: { nofailover: true, failoverPriority: 0, noloadbalance: false, nosync: false },
     });
   });
@@ -23,6 +23,7 @@ describe('toPeerStatus', () => {
     const doc = JSON.parse(JSON.stringify(buildStatusDoc(replicaState({ lag: 1000 }))));
     expect(toPeerStatus('node-b', doc)).toMatchObject({ role: 'replica', running: true, walLsn: OPTIME - 900, tags: NO_TAGS });
     expect(toPeerStatus('node-b', { role: 'replica', state: 'running', xlog: { received_location: 10, replayed_location: 20 } }).walLsn).toBe(20);
+    expect(toPeerStatus('node-b', { role: 'replica', state: 'running', xlog: { received_location: 10, replayed_location: 20 } }).replayedLsn).toBe(20);
   });
 
   it('a stopped peer: not running, no position', () => {
@@ -32,7 +33,7 @@ describe('toPeerStatus', () => {
 
   it('accepts Patroni spellings: role master, pg_lsn text, missing tags', () => {
     expect(toPeerStatus('p', { role: 'master', state: 'running', timeline: 3, xlog: { location: '0/3000000' } }))
-      .toEqual({ name: 'p', reachable: true, role: 'primary', running: true, timeline: 3, walLsn: 0x3000000, tags: null });
+      .toEqual({ name: 'p', reachable: true, role: 'primary', running: true, timeline: 3, walLsn: 0x3000000, replayedLsn: null, tags: null });
   });
 
   it('partial tags fall back to defaults field by field', () => {
@@ -43,7 +44,7 @@ describe('toPeerStatus', () => {
     ['null', null], ['a string', 'hello'], ['an array', [1, 2]], ['no role', { state: 'running' }],
     ['an unknown role', { role: 'boss', state: 'running', xlog: { location: 5 } }], ['an error body', { error: { code: 'NOT_FOUND' } }],
   ])('malformed (%s): reachable, role null', (_label, doc) => {
-    expect(toPeerStatus('x', doc)).toEqual({ name: 'x', reachable: true, role: null, running: false, timeline: null, walLsn: null, tags: null });
+    expect(toPeerStatus('x', doc)).toEqual({ name: 'x', reachable: true, role: null, running: false, timeline: null, walLsn: null, replayedLsn: null, tags: null });
   });
 
   it('ignores ill-typed fields of an otherwise good document', () => {
