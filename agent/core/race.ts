@@ -31,6 +31,8 @@ function peerEligible(peer: PeerStatus, input: RaceInput): boolean {
 
 export function decideRace(input: RaceInput): Decision {
   const mine = input.walLsn ?? -1;
+  // The operator named us (switchover/failover): only a live primary may stop us.
+  const named = input.cluster.failover?.candidate === input.name;
   const consulted: string[] = [];
   for (const peer of input.peers) {
     if (!peer.reachable) {
@@ -40,8 +42,8 @@ export function decideRace(input: RaceInput): Decision {
     if (peer.running && peer.role === 'primary') {
       return { action: { kind: 'stand_down' }, reason: `primary ${peer.name} is still alive`, rule: 'race.primary-alive' };
     }
-    if (!peerEligible(peer, input)) {
-      consulted.push(`${peer.name}=ineligible`);
+    if (named || !peerEligible(peer, input)) {
+      consulted.push(`${peer.name}=${named ? 'not compared (I am the requested candidate)' : 'ineligible'}`);
       continue;
     }
     consulted.push(`${peer.name}=${fmt(peer.walLsn)}`);

@@ -3,6 +3,7 @@
 // the action it takes and the one-line reason it gives.
 import type { Action, ActionKind } from './types.js';
 import { eligibleReplicas, isEligible, selfAsCandidate } from './eligibility.js';
+import { asksMeToHandOver, notYetDue, switchoverTarget } from './switchover.js';
 import {
   type Situation, iLead, keyNamesMe, lastRanAsPrimary, leaderRunning, leaseValid, member, msLeft,
   otherLeader, pgDown, pgPrimary, pgReplica, seconds,
@@ -29,6 +30,9 @@ const dataEmpty = (s: Situation): boolean => s.local.pg.dataDir === 'empty';
 const initialize = (s: Situation) => s.cluster?.initialize ?? { state: 'absent' as const };
 const selfEligibility = (s: Situation) =>
   isEligible(selfAsCandidate(s.local.name, s.local.tags, s.local.pg), s.cluster!, s.settings);
+const failover = (s: Situation) => s.cluster?.failover ?? null;
+const target = (s: Situation) => switchoverTarget(s.cluster!, s.local.name, s.settings);
+const paused = (s: Situation): boolean => s.cluster?.paused === true;
 const leaderTimeline = (s: Situation): number | null =>
   s.cluster?.status?.timeline ?? member(s, otherLeader(s))?.timeline ?? null;
 
@@ -43,9 +47,9 @@ export const RULES: readonly Rule[] = [
   },
   {
     id: 'dcs-down.primary-lease-over',
-    when: 'etcd unreachable; I run a primary and my lease deadline has passed',
+    when: 'etcd unreachable; I run a primary and my lease deadline has passed (not paused)',
     action: 'fence',
-    applies: (s) => !s.local.dcsReachable && pgPrimary(s),
+    applies: (s) => !s.local.dcsReachable && pgPrimary(s) && !paused(s),
     reason: () => 'etcd unreachable and my lease deadline passed: stop accepting writes',
   },
   {
@@ -109,7 +113,78 @@ export const RULES: readonly Rule[] = [
     reason: (s) => `data directory is empty; creating a replica from leader ${leaderName(s)}`,
     build: (s) => ({ kind: 'clone_from_leader', leader: leaderName(s) }),
   },
+  // --- the leader key still names me from a previous run ------------------------------------------
+  {
+    id: 'leader.reclaim-own-key',
+    when: 'the leader key still names me but is bound to a lease of my previous run',
+    action: 'acquire_leader',
+    applies: (s) => keyNamesMe(s) && !s.local.holdsLeaderKey,
+    reason: () => 'leader key still names me from a previous run (it never lapsed); binding it to my lease',
+  },
+  // --- planned switchover and manual failover (operator-driven: they work in pause too) -------
+  {
+    id: 'switchover.already-leader',
+    when: 'the failover key names me as candidate and I already lead',
+    action: 'clear_failover',
+    applies: (s) => iLead(s) && pgPrimary(s) && failover(s)?.candidate === s.local.name,
+    reason: () => 'the requested candidate (me) is already the leader; clearing the failover key',
+  },
+  {
+    id: 'switchover.scheduled',
+    when: 'I lead; a switchover is scheduled for later',
+    action: 'renew_leader',
+    applies: (s) => iLead(s) && pgPrimary(s) && asksMeToHandOver(failover(s), s.local.name) && notYetDue(failover(s)!, s.local.wallNow),
+    reason: (s) => `I am the leader with the lock; switchover scheduled at ${failover(s)?.scheduledAt}`,
+  },
+  {
+    id: 'switchover.no-candidate',
+    when: 'I lead; a switchover is due but no candidate qualifies',
+    action: 'clear_failover',
+    applies: (s) => iLead(s) && pgPrimary(s) && asksMeToHandOver(failover(s), s.local.name) && !target(s).ok,
+    reason: (s) => {
+      const t = target(s);
+      return `switchover refused: ${t.ok ? '' : t.why}; clearing the failover key`;
+    },
+  },
+  {
+    id: 'switchover.start',
+    when: 'I lead; a switchover to an eligible candidate is due',
+    action: 'switchover',
+    applies: (s) => iLead(s) && pgPrimary(s) && asksMeToHandOver(failover(s), s.local.name),
+    reason: (s) => {
+      const t = target(s);
+      return `switchover requested: handing over to ${t.ok ? t.name : '?'}`;
+    },
+    build: (s) => {
+      const t = target(s);
+      return { kind: 'switchover', candidate: t.ok ? t.name : '?' };
+    },
+  },
+  {
+    id: 'failover.candidate',
+    when: 'no leader; the failover key names me as candidate and I run a replica',
+    action: 'race',
+    applies: (s) => s.cluster!.leader === null && failover(s)?.candidate === s.local.name && pgReplica(s),
+    reason: () => 'no leader and the failover key names me: taking over (only a live primary stops me)',
+  },
+  {
+    id: 'failover.wait-for-candidate',
+    when: 'no leader; the failover key names another candidate that runs',
+    action: 'wait',
+    applies: (s) => {
+      const c = failover(s)?.candidate;
+      return s.cluster!.leader === null && c !== undefined && c !== s.local.name && member(s, c)?.state === 'running';
+    },
+    reason: (s) => `no leader; waiting for the requested candidate ${failover(s)?.candidate} to take over`,
+  },
   // --- maintenance mode -------------------------------------------------------------------------
+  {
+    id: 'paused.reacquire',
+    when: 'cluster paused; I run a primary and nobody holds the leader key',
+    action: 'acquire_leader',
+    applies: (s) => paused(s) && pgPrimary(s) && s.cluster!.leader === null,
+    reason: () => 'paused: I run the primary and the leader key is free; taking it back',
+  },
   {
     id: 'paused.leader',
     when: 'cluster paused; I hold the leader key and run a primary',
@@ -131,13 +206,6 @@ export const RULES: readonly Rule[] = [
     action: 'fence',
     applies: (s) => keyNamesMe(s) && !leaseValid(s) && pgPrimary(s),
     reason: () => 'my lease deadline passed without a successful renewal: stop accepting writes',
-  },
-  {
-    id: 'leader.reclaim-own-key',
-    when: 'the leader key still names me but is bound to a lease of my previous run',
-    action: 'acquire_leader',
-    applies: (s) => keyNamesMe(s) && !s.local.holdsLeaderKey,
-    reason: () => 'leader key still names me from a previous run (it never lapsed); binding it to my lease',
   },
   {
     id: 'leader.healthy',
@@ -236,6 +304,14 @@ export const RULES: readonly Rule[] = [
     action: 'wait',
     applies: (s) => otherLeader(s) !== null && pgDown(s) && s.local.rewindFailed,
     reason: () => 'pg_rewind failed and rebuild_on_rewind_failure is off: manual action needed (pgwarden ctl reinit)',
+  },
+  {
+    id: 'follower.after-handover',
+    when: 'another member leads; I handed over to it cleanly (it confirmed my shutdown checkpoint)',
+    action: 'start_replica',
+    applies: (s) => otherLeader(s) !== null && pgDown(s) && s.local.cleanHandover,
+    reason: (s) => `handed over cleanly to ${leaderName(s)}; starting as its replica without a rewind`,
+    build: (s) => ({ kind: 'start_replica', leader: leaderName(s) }),
   },
   {
     id: 'follower.leader-not-running',

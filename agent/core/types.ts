@@ -122,6 +122,8 @@ export interface PgView {
   readonly streaming: boolean;
   /** From pg_controldata while stopped; says whether it last ran as a primary. */
   readonly controlState: ControlState;
+  /** "Latest checkpoint location" from pg_controldata while stopped (the shutdown checkpoint). */
+  readonly checkpointLsn: Lsn | null;
 }
 
 export interface LocalView {
@@ -142,6 +144,13 @@ export interface LocalView {
   readonly pgDownSince: number | null;
   /** Monotonic instant since which a running replica has not been streaming, or null. */
   readonly notStreamingSince: number | null;
+  /**
+   * We stopped as primary in a planned handover and the new leader confirmed it received our
+   * shutdown checkpoint: we may follow it without a rewind.
+   */
+  readonly cleanHandover: boolean;
+  /** Wall-clock epoch ms, only for comparing with scheduled times people wrote (ISO-8601). */
+  readonly wallNow: number;
   /** The last rewind attempt failed (a rebuild may follow if allowed). */
   readonly rewindFailed: boolean;
 }
@@ -177,6 +186,8 @@ export type Action =
   | { readonly kind: 'rewind'; readonly leader: string }
   | { readonly kind: 'rebuild'; readonly leader: string }
   | { readonly kind: 'release_leader' }
+  | { readonly kind: 'switchover'; readonly candidate: string }
+  | { readonly kind: 'clear_failover' }
   | { readonly kind: 'refuse_start' };
 
 export type ActionKind = Action['kind'];

@@ -28,7 +28,7 @@ import {
 } from './etcd.js';
 import { fetchHaproxyServers, haproxyArgs, type HaproxyServerState } from './haproxy.js';
 import { allocatePorts } from './ports.js';
-import { findPostmaster, readStat, signalQuietly, withDescendants } from './procfs.js';
+import { findPostmaster, readStat, signalQuietly, stopAndConfirm, withDescendants } from './procfs.js';
 import { OWNER_FILE, reapStale, RUN_FILE, SHM_PREFIX, type ReapResult } from './reap.js';
 import {
   findSetpriv, ProcessSupervisor, registerEmergency, resolveUser, waitGone,
@@ -551,8 +551,7 @@ export class LocalCluster {
   /** SIGSTOP every etcd member (or those listed, 0-based): the DCS hangs without closing sockets. */
   freezeEtcd(members?: readonly number[]): void {
     for (const p of this.#pickEtcd(members)) {
-      this.#log.info({ proc: p.name, pid: p.pid }, 'freeze');
-      signalQuietly(p.pid, 'SIGSTOP');
+      this.#log.info({ proc: p.name, pid: p.pid, confirmed: stopAndConfirm(p.pid) }, 'freeze');
     }
   }
 
@@ -566,8 +565,7 @@ export class LocalCluster {
   /** SIGSTOP a node's agent (a hung agent; its PostgreSQL keeps running). */
   freezeAgent(ref: NodeRef): void {
     const p = this.#runningAgent(ref);
-    this.#log.info({ proc: p.name, pid: p.pid }, 'freeze');
-    signalQuietly(p.pid, 'SIGSTOP');
+    this.#log.info({ proc: p.name, pid: p.pid, confirmed: stopAndConfirm(p.pid) }, 'freeze');
   }
 
   thawAgent(ref: NodeRef): void {

@@ -158,3 +158,33 @@ function sameDir(a: string, b: string): boolean {
 export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
+
+/**
+ * SIGSTOP `pid` and wait (bounded) until every thread of it has actually stopped: kill()
+ * returns before delivery, and a multithreaded server can answer a request in between.
+ * Returns false if it did not confirm within `timeoutMs`.
+ */
+export function stopAndConfirm(pid: number, timeoutMs = 1000): boolean {
+  if (!signalQuietly(pid, 'SIGSTOP')) return false;
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return false; // gone
+    }
+    const stopped = tasks.every((t) => {
+      try {
+        const text = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+        const state = text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3);
+        return state === 'T' || state === 't' || state === 'Z';
+      } catch {
+        return true; // thread exited
+      }
+    });
+    if (stopped) return true;
+    if (Date.now() >= until) return false;
+    sleepSync(1);
+  }
+}

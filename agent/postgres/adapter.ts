@@ -479,7 +479,7 @@ export class PostgresAdapter implements PostgresNode {
   async probe(): Promise<PgView> {
     const base: PgView = {
       dataDir: 'empty', process: 'stopped', role: null, systemId: null, timeline: null, walLsn: null,
-      receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'unknown',
+      receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'unknown', checkpointLsn: null,
     };
     try {
       if (!(await isInitialized(this.dataDir))) {
@@ -501,6 +501,7 @@ export class PostgresAdapter implements PostgresNode {
       return {
         ...base, dataDir: 'initialized', process: proc, upstream,
         systemId: cd?.systemId ?? null, timeline: cd?.timeline ?? null, controlState: cd?.state ?? 'unknown',
+        checkpointLsn: cd?.checkpointLsn ?? null,
       };
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'probe failed');
@@ -672,6 +673,16 @@ export class PostgresAdapter implements PostgresNode {
       await this.#writeConfig(); // no primary_conninfo any more; PostgreSQL removed standby.signal
       this.#log.info('promoted');
     });
+  }
+
+  async checkpoint(): Promise<void> {
+    await withConnection(this.#actionConnection(60_000), (client) => client.query('CHECKPOINT'));
+  }
+
+  async reloadConfig(): Promise<void> {
+    if (!this.#pm?.alive) return;
+    await this.#writeConfig();
+    await withConnection(this.#actionConnection(5000), (client) => client.query('SELECT pg_reload_conf()'));
   }
 
   async syncSlots(names: readonly string[]): Promise<void> {

@@ -62,7 +62,7 @@ export function viewFromProbe(row: ProbeRow, upstream: string | null): PgView {
       replayedLsn: null,
       upstream: null,
       streaming: false,
-      controlState: 'in production',
+      controlState: 'in production', checkpointLsn: null,
     };
   }
   // Replica: the receiver's timeline when it runs; else the best local knowledge (restartpoint or
@@ -79,6 +79,6 @@ export function viewFromProbe(row: ProbeRow, upstream: string | null): PgView {
     replayedLsn: lsnOrNull(row.replayed_lsn),
     upstream,
     streaming: row.receiver_status === 'streaming',
-    controlState: 'in archive recovery',
+    controlState: 'in archive recovery', checkpointLsn: null,
   };
 }

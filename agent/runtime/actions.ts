@@ -8,6 +8,7 @@ import type { Dcs, PostgresNode, Upstream } from './ports.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import { runRace, type RaceDeps } from './race-runner.js';
 import { FatalAgentError } from './errors.js';
+import { handOver } from './handover.js';
 
 export interface ActionContext {
   readonly name: string;
@@ -24,6 +25,7 @@ export interface ActionContext {
   /** Shown as the status `state` while a long action runs (null when done). */
   setActivity(state: PgState | null): void;
   setRewindFailed(failed: boolean): void;
+  setCleanHandover(clean: boolean): void;
   /** Last status we published, to write `status` only when it changed. */
   lastStatus: { optime: number; timeline: number } | null;
   /** Member name → monotonic ms it was last seen in a cluster view (slot retention). */
@@ -78,6 +80,18 @@ export async function execute(ctx: ActionContext, d: Decision, cluster: ClusterV
     case 'release_leader':
       await ctx.dcs.releaseLeader();
       return;
+    case 'switchover': {
+      const outcome = await handOver(ctx, cluster!, local, a.candidate, ctx.settings());
+      if (outcome !== 'handed_over') await ctx.dcs.setFailover(null);
+      return;
+    }
+    case 'clear_failover':
+      await ctx.dcs.setFailover(null);
+      return;
+    default: {
+      const unhandled: never = a;
+      throw new Error(`unhandled action ${JSON.stringify(unhandled)}`);
+    }
   }
 }
 

@@ -15,10 +15,11 @@ import { HaLoop } from './ha-loop.js';
 import { NodeStateStore } from './node-state.js';
 import { splitHostPort, type Identity } from './member-record.js';
 import { ensureNameFree } from './name-guard.js';
+import { createControl } from './control-impl.js';
 
 const UNKNOWN_PG: PgView = {
   dataDir: 'empty', process: 'stopped', role: null, systemId: null, timeline: null, walLsn: null,
-  receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'unknown',
+  receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'unknown', checkpointLsn: null,
 };
 
 export function tagsOf(cfg: AgentConfig): Tags {
@@ -76,10 +77,6 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
     leaseDeadline: null, lastDecision: null, lastCycleAt: null, settings, pendingRestart: false,
     dynamicConfig: null,
   });
-  const api = buildApi({ store, clock, metrics, logger: logger.child({ component: 'api' }) });
-  await startApi(api, cfg.restapi.listen);
-  logger.info({ listen: cfg.restapi.listen, api_url: apiUrl }, 'REST API listening');
-
   const loop = new HaLoop({
     identity, scope: cfg.scope, dcs, pg, store, clock, logger,
     race: { fetchPeer: fetchPeerStatus, toPeerStatus },
@@ -87,6 +84,14 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
     toSettings: toHaSettings,
     metrics,
   });
+  // What the mutating endpoints call (switchover, failover, restart, reinitialize, reload).
+  const control = createControl({
+    name: cfg.name, dcs, pg, loop, clock, logger, bootstrapConfig: cfg.bootstrap.dcs, fetchPeer: fetchPeerStatus,
+  });
+  const api = buildApi({ store, clock, metrics, logger: logger.child({ component: 'api' }) });
+  await startApi(api, cfg.restapi.listen);
+  logger.info({ listen: cfg.restapi.listen, api_url: apiUrl }, 'REST API listening');
+
 
   let stopping: Promise<void> | null = null;
   const stop = (reason: string): Promise<void> => {
@@ -97,8 +102,13 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
   async function shutdown(reason: string): Promise<void> {
     logger.info({ reason }, 'stopping');
     await loop.stop();
+    // The primary hands over to a caught-up replica first (clean stop, candidate confirmed).
+    const handover = await loop.handOverForShutdown().catch((err: unknown) => {
+      logger.error({ err: String(err) }, 'handover before shutdown failed');
+      return null;
+    });
     const state = store.get();
-    const wasLeader = state.cluster?.leader === cfg.name;
+    const wasLeader = state.cluster?.leader === cfg.name && handover !== 'handed_over';
     // Stop PostgreSQL while still holding the key: a fast shutdown sends every WAL record to
     // the connected replicas first, so releasing the key afterwards loses nothing.
     await pg.stop('fast').catch((err: unknown) => logger.error({ err: String(err) }, 'stopping PostgreSQL failed'));
@@ -123,21 +133,32 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
 
   let current = cfg;
   const reload = (next: AgentConfig): string[] => {
-    const restartNeeded = changedKeys(current, next).filter((k) => k !== 'log.level' && k !== 'config_file');
-    if (next.log.level !== current.log.level) {
-      const previous = setLogLevel(logger, next.log.level);
-      logger.warn({ previous, level: next.log.level }, `log level is now ${next.log.level}`);
-    }
-    if (restartNeeded.length > 0) {
-      logger.warn({ keys: restartNeeded }, `config reloaded; these changes take effect at the next restart: ${restartNeeded.join(', ')}`);
-    } else {
-      logger.info('config reloaded');
-    }
-    current = { ...current, log: { ...current.log, level: next.log.level } };
-    return restartNeeded;
+    const r = applyConfigReload(logger, current, next);
+    current = r.applied;
+    return r.restartNeeded;
   };
 
   return { logger, metrics, done, stop, reload };
+}
+
+/**
+ * Apply a re-read config to a running agent's logger tree: `log.level` at once; every other
+ * changed key (named, never its value) needs a restart. Returns the config now in force.
+ */
+export function applyConfigReload(
+  logger: Logger, current: AgentConfig, next: AgentConfig,
+): { applied: AgentConfig; restartNeeded: string[] } {
+  const restartNeeded = changedKeys(current, next).filter((k) => k !== 'log.level' && k !== 'config_file');
+  if (next.log.level !== current.log.level) {
+    const previous = setLogLevel(logger, next.log.level);
+    logger.warn({ previous, level: next.log.level }, `log level is now ${next.log.level}`);
+  }
+  if (restartNeeded.length > 0) {
+    logger.warn({ keys: restartNeeded }, `config reloaded; these changes take effect at the next restart: ${restartNeeded.join(', ')}`);
+  } else {
+    logger.info('config reloaded');
+  }
+  return { applied: { ...current, log: { ...current.log, level: next.log.level } }, restartNeeded };
 }
 
 /** Dotted paths of the leaves that differ between two configs (names only: values may be secrets). */

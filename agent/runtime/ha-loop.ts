@@ -13,6 +13,8 @@ import type { RaceDeps } from './race-runner.js';
 import { memberRecord, pgStateOf, type Identity } from './member-record.js';
 import type { NodeStateStore } from './node-state.js';
 import { FatalAgentError } from './errors.js';
+import { handOver, type HandoverOutcome } from './handover.js';
+import { switchoverTarget } from '../core/switchover.js';
 
 export interface HaLoopDeps {
   readonly identity: Identity;
@@ -45,12 +47,15 @@ export class HaLoop {
   #pgDownSince: number | null = null;
   #notStreamingSince: number | null = null;
   #rewindFailed = false;
+  #cleanHandover = false;
   #activity: PgState | null = null;
   #lastRule: string | null = null;
   #wakeRequested = false;
   #wake: (() => void) | null = null;
   #stopping = false;
   #cycle: Promise<void> | null = null;
+  /** While set, cycles wait: an operator action (restart, reinit) owns PostgreSQL. */
+  #exclusive: Promise<void> | null = null;
   #actx: ActionContext;
 
   constructor(private readonly deps: HaLoopDeps) {
@@ -83,6 +88,7 @@ export class HaLoop {
       peerTimeoutMs: () => Math.min(1000, this.#settings.retryTimeoutMs),
       setActivity: (s) => { this.#activity = s; this.#publish(null); },
       setRewindFailed: (f) => { this.#rewindFailed = f; },
+      setCleanHandover: (c) => { this.#cleanHandover = c; },
       lastStatus: null,
       membersSeen: new Map(),
     };
@@ -114,6 +120,7 @@ export class HaLoop {
     });
     try {
       while (!this.#stopping) {
+        while (this.#exclusive) await this.#exclusive;
         this.#wakeRequested = false;
         this.#cycle = this.cycle().then(() => undefined);
         try {
@@ -138,6 +145,46 @@ export class HaLoop {
     if (this.#cycle) await this.#cycle.catch(() => undefined);
   }
 
+  /** Run `work` with the HA loop paused between cycles (never concurrently with a cycle). */
+  async runExclusive<T>(work: () => Promise<T>): Promise<T> {
+    while (this.#exclusive) await this.#exclusive;
+    let release!: () => void;
+    this.#exclusive = new Promise((r) => { release = r; });
+    try {
+      if (this.#cycle) await this.#cycle.catch(() => undefined);
+      return await work();
+    } finally {
+      this.#exclusive = null;
+      release();
+      this.wakeUp('operator action done');
+    }
+  }
+
+  /** Rebuild this replica from a fresh base backup of the leader (POST /reinitialize). */
+  async reinitialize(): Promise<void> {
+    const cluster = this.#cluster;
+    const leader = cluster?.leader;
+    if (!cluster || !leader || leader === this.deps.identity.name) throw new Error('no other leader to rebuild from');
+    const local = await this.#localView(await this.deps.pg.probe());
+    await execute(this.#actx, { action: { kind: 'rebuild', leader }, reason: 'reinitialize requested', rule: 'operator.reinitialize' }, cluster, local);
+  }
+
+  /**
+   * SIGTERM on the primary's agent: hand over to the best caught-up replica, if any, before we
+   * stop (call after stop()). Resolves null when we are not the leader or nobody qualifies.
+   */
+  async handOverForShutdown(): Promise<HandoverOutcome | null> {
+    const cluster = this.#cluster;
+    const pg = await this.deps.pg.probe();
+    if (!cluster || cluster.leader !== this.deps.identity.name || pg.role !== 'primary' || pg.process !== 'running') return null;
+    const target = switchoverTarget({ ...cluster, failover: null }, this.deps.identity.name, this.#settings);
+    if (!target.ok) {
+      this.deps.logger.warn({ action: 'shutdown' }, `no replica to hand over to (${target.why}); stopping with the key`);
+      return null;
+    }
+    return handOver(this.#actx, cluster, await this.#localView(pg), target.name, this.#settings);
+  }
+
   #nap(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const t = setTimeout(done, ms);
@@ -153,18 +200,7 @@ export class HaLoop {
     const snapshot = await this.#readCluster();
     const pg = await this.deps.pg.probe();
     this.#track(pg);
-    const local: LocalView = {
-      name: this.deps.identity.name,
-      tags: this.deps.identity.tags,
-      now: clock.now(),
-      dcsReachable: snapshot !== null,
-      leaseDeadline: this.lease.deadline,
-      holdsLeaderKey: this.#holdsKey,
-      pg,
-      pgDownSince: this.#pgDownSince,
-      notStreamingSince: this.#notStreamingSince,
-      rewindFailed: this.#rewindFailed,
-    };
+    const local = await this.#localView(pg, snapshot !== null);
     const decision = decide(this.#cluster, local, this.#settings);
     this.deps.metrics?.countDecision(decision.action.kind);
     this.#logDecision(decision, local);
@@ -187,6 +223,24 @@ export class HaLoop {
     this.deps.metrics?.observeCycle((clock.now() - started) / 1000);
     logger.trace({ took_ms: Math.round(clock.now() - local.now) }, 'cycle done');
     return decision;
+  }
+
+  async #localView(pg: PgView, dcsReachable = this.#clusterReadAt !== null): Promise<LocalView> {
+    const { clock } = this.deps;
+    return {
+      name: this.deps.identity.name,
+      tags: this.deps.identity.tags,
+      now: clock.now(),
+      dcsReachable,
+      leaseDeadline: this.lease.deadline,
+      holdsLeaderKey: this.#holdsKey,
+      pg,
+      pgDownSince: this.#pgDownSince,
+      notStreamingSince: this.#notStreamingSince,
+      rewindFailed: this.#rewindFailed,
+      cleanHandover: this.#cleanHandover,
+      wallNow: clock.wallNow(),
+    };
   }
 
   async #readCluster(): Promise<ClusterSnapshot | null> {
@@ -215,6 +269,8 @@ export class HaLoop {
   #track(pg: PgView): void {
     const now = this.deps.clock.now();
     const down = pg.dataDir === 'initialized' && (pg.process === 'stopped' || pg.process === 'crashed');
+    // A clean handover only matters until PostgreSQL runs again (as the new leader's replica).
+    if (pg.process === 'running') this.#cleanHandover = false;
     this.#pgDownSince = down ? (this.#pgDownSince ?? now) : null;
     const lagging = pg.process === 'running' && pg.role === 'replica' && !pg.streaming;
     this.#notStreamingSince = lagging ? (this.#notStreamingSince ?? now) : null;

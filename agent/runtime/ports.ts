@@ -98,6 +98,10 @@ export interface PostgresNode {
   stop(mode: 'fast' | 'immediate'): Promise<void>;
   /** pg_promote(wait => true). */
   promote(): Promise<void>;
+  /** CHECKPOINT on the running server (makes the shutdown checkpoint of a later stop quick). */
+  checkpoint(): Promise<void>;
+  /** Re-read PostgreSQL's configuration files (pg_reload_conf). */
+  reloadConfig(): Promise<void>;
   /** pg_rewind against the upstream (crash recovery first if needed). */
   rewind(from: Upstream): Promise<RewindOutcome>;
   /** Delete the data directory (before a rebuild). */

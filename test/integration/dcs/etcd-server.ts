@@ -11,6 +11,7 @@ import { clientUrl, etcdArgs, etcdMemberHealth, type EtcdMember, type EtcdTiming
 import { allocatePorts } from '../../../agent/local/ports.js';
 import { waitFor } from '../../../agent/local/wait.js';
 import { findSetpriv } from '../../../agent/local/supervisor.js';
+import { stopAndConfirm } from '../../../agent/local/procfs.js';
 
 /** Fast elections for the 3-member tests; a single member elects itself at once anyway. */
 const TEST_TIMING: EtcdTiming = { heartbeatMs: 50, electionMs: 500 };
@@ -110,7 +111,7 @@ export class EtcdNode {
   }
 
   freeze(): void {
-    process.kill(this.pid, 'SIGSTOP');
+    if (!stopAndConfirm(this.pid)) throw new Error(`etcd ${this.pid} did not stop within 1 s of SIGSTOP`);
   }
 
   thaw(): void {

@@ -6,6 +6,8 @@ import { NO_TAGS } from '../../../agent/core/types.js';
 
 export const NOW = 1_000_000;
 export const SYS = '7300000000000000001';
+/** 2026-01-01T00:00:00Z */
+export const WALL_NOW = Date.UTC(2026, 0, 1);
 
 export const settings: HaSettings = {
   ttlMs: 3000,
@@ -59,13 +61,13 @@ export function cluster(patch: Partial<ClusterView> = {}): ClusterView {
 
 export const pgStoppedEmpty: PgView = {
   dataDir: 'empty', process: 'stopped', role: null, systemId: null, timeline: null,
-  walLsn: null, receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'unknown',
+  walLsn: null, receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'unknown', checkpointLsn: null,
 };
 
 export function pgPrimary(patch: Partial<PgView> = {}): PgView {
   return {
     dataDir: 'initialized', process: 'running', role: 'primary', systemId: SYS, timeline: 1,
-    walLsn: 5000, receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'in production',
+    walLsn: 5000, receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'in production', checkpointLsn: null,
     ...patch,
   };
 }
@@ -73,7 +75,7 @@ export function pgPrimary(patch: Partial<PgView> = {}): PgView {
 export function pgReplica(patch: Partial<PgView> = {}): PgView {
   return {
     dataDir: 'initialized', process: 'running', role: 'replica', systemId: SYS, timeline: 1,
-    walLsn: null, receivedLsn: 5000, replayedLsn: 5000, upstream: 'a', streaming: true, controlState: 'in archive recovery',
+    walLsn: null, receivedLsn: 5000, replayedLsn: 5000, upstream: 'a', streaming: true, controlState: 'in archive recovery', checkpointLsn: null,
     ...patch,
   };
 }
@@ -81,7 +83,7 @@ export function pgReplica(patch: Partial<PgView> = {}): PgView {
 export function pgStopped(controlState: PgView['controlState'], patch: Partial<PgView> = {}): PgView {
   return {
     dataDir: 'initialized', process: 'stopped', role: null, systemId: SYS, timeline: 1,
-    walLsn: null, receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState,
+    walLsn: null, receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState, checkpointLsn: null,
     ...patch,
   };
 }
@@ -99,6 +101,8 @@ export function local(pg: PgView, patch: Partial<LocalView> = {}): LocalView {
     pgDownSince: null,
     notStreamingSince: null,
     rewindFailed: false,
+    cleanHandover: false,
+    wallNow: WALL_NOW,
     ...patch,
   };
 }

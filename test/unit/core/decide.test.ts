@@ -47,7 +47,36 @@ const rows: Row[] = [
     action: 'wait', rule: 'clone.leader-not-running', reason: /waiting for leader a/ },
   { situation: 'empty data, leader runs', cluster: cluster(), local: local(pgStoppedEmpty),
     action: 'clone_from_leader', rule: 'clone.from-leader', reason: /replica from leader a/, leader: 'a' },
+  // planned switchover and manual failover
+  { situation: 'switchover request, named candidate qualifies', cluster: cluster({ failover: { leader: 'a', candidate: 'c' } }), local: leaderLocal(pgPrimary()),
+    action: 'switchover', rule: 'switchover.start', reason: /handing over to c/ },
+  { situation: 'switchover request, no candidate named: most caught-up replica', cluster: cluster({ failover: { leader: 'a' }, members: [member('a', { role: 'primary' }), member('b', { receivedLsn: 4000, replayedLsn: 4000 }), member('c')] }), local: leaderLocal(pgPrimary()),
+    action: 'switchover', rule: 'switchover.start', reason: /handing over to c$/ },
+  { situation: 'switchover to a nofailover candidate', cluster: cluster({ failover: { leader: 'a', candidate: 'c' }, members: [member('a', { role: 'primary' }), member('b'), member('c', { tags: tags({ nofailover: true }) })] }), local: leaderLocal(pgPrimary()),
+    action: 'clear_failover', rule: 'switchover.no-candidate', reason: /candidate c does not qualify: tagged nofailover/ },
+  { situation: 'switchover to an unknown member', cluster: cluster({ failover: { leader: 'a', candidate: 'zz' } }), local: leaderLocal(pgPrimary()),
+    action: 'clear_failover', rule: 'switchover.no-candidate', reason: /candidate zz is not a member/ },
+  { situation: 'switchover scheduled in the future', cluster: cluster({ failover: { leader: 'a', scheduledAt: '2026-01-01T01:00:00Z' } }), local: leaderLocal(pgPrimary()),
+    action: 'renew_leader', rule: 'switchover.scheduled', reason: /scheduled at 2026-01-01T01:00:00Z/ },
+  { situation: 'scheduled switchover now due', cluster: cluster({ failover: { leader: 'a', scheduledAt: '2025-12-31T23:59:00Z' } }), local: leaderLocal(pgPrimary()),
+    action: 'switchover', rule: 'switchover.start', reason: /handing over/ },
+  { situation: 'failover key names the leader itself', cluster: cluster({ failover: { candidate: 'a' } }), local: leaderLocal(pgPrimary()),
+    action: 'clear_failover', rule: 'switchover.already-leader', reason: /already the leader/ },
+  { situation: 'no leader, I am the requested candidate (even if lagging)', cluster: noLeader({ failover: { candidate: 'b' }, status: { optime: 90_000_000, timeline: 1 } }), local: local(pgReplica({ replayedLsn: 5 })),
+    action: 'race', rule: 'failover.candidate', reason: /failover key names me/ },
+  { situation: 'no leader, another requested candidate runs', cluster: noLeader({ failover: { candidate: 'c' } }), local: local(pgReplica()),
+    action: 'wait', rule: 'failover.wait-for-candidate', reason: /waiting for the requested candidate c/ },
+  { situation: 'no leader, requested candidate is down: normal race', cluster: noLeader({ failover: { candidate: 'c' }, members: [member('b'), member('c', { state: 'stopped' })] }), local: local(pgReplica()),
+    action: 'race', rule: 'leaderless.race', reason: /asking peers/ },
+  { situation: 'old primary after a clean handover', cluster: cluster({ leader: 'c', members: [member('c', { role: 'primary' })] }), local: local(pgStopped('shut down'), { cleanHandover: true }),
+    action: 'start_replica', rule: 'follower.after-handover', reason: /without a rewind/, leader: 'c' },
   // pause
+  { situation: 'paused, primary lost its key', cluster: noLeader({ paused: true }), local: local(pgPrimary()),
+    action: 'acquire_leader', rule: 'paused.reacquire', reason: /taking it back/ },
+  { situation: 'paused, etcd down, primary lease over: keeps running', cluster: cluster({ paused: true }), local: leaderLocal(pgPrimary(), { dcsReachable: false, leaseDeadline: NOW - 1 }),
+    action: 'wait', rule: 'dcs-down', reason: /etcd unreachable/ },
+  { situation: 'paused, manual failover still works', cluster: noLeader({ paused: true, failover: { candidate: 'b' } }), local: local(pgReplica()),
+    action: 'race', rule: 'failover.candidate', reason: /names me/ },
   { situation: 'paused leader', cluster: cluster({ paused: true }), local: leaderLocal(pgPrimary()),
     action: 'renew_leader', rule: 'paused.leader', reason: /paused: I am the leader/ },
   { situation: 'paused, no leader, replica', cluster: noLeader({ paused: true }), local: local(pgReplica()),
@@ -156,6 +185,7 @@ describe('decide: the decision table', () => {
   });
 
   it('never keeps a writable primary once the lease deadline passed (rules 1–2)', () => {
+    // (Not in pause: there, by design, nobody promotes and the primary keeps running.)
     const clusters = [cluster(), cluster({ leader: 'c' }), cluster({ leader: null }), null];
     for (const c of clusters) {
       for (const reachable of [true, false]) {

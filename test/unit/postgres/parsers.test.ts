@@ -47,7 +47,7 @@ describe('viewFromProbe', () => {
     }, 'ignored');
     expect(v).toEqual({
       dataDir: 'initialized', process: 'running', role: 'primary', systemId: '7', timeline: 2, walLsn: 0x16b374d848,
-      receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'in production',
+      receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'in production', checkpointLsn: null,
     });
   });
   it('maps a streaming replica', () => {

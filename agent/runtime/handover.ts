@@ -1,0 +1,60 @@
+// Planned handover of the primary role (switchover, and SIGTERM on the primary's agent):
+// checkpoint while still serving, stop fast (PostgreSQL streams every WAL record, including the
+// shutdown checkpoint, to connected replicas before it exits), confirm the candidate received
+// the shutdown checkpoint, then release the key with the `failover` key naming the candidate so
+// it promotes at once (watch) and nobody else races. If the candidate cannot confirm in time,
+// restart as primary: we still hold the key, nothing was lost.
+import type { ClusterView, HaSettings, LocalView } from '../core/types.js';
+import type { ActionContext } from './actions.js';
+
+const CONFIRM_TIMEOUT_MS = 5000;
+const POLL_MS = 25;
+
+export type HandoverOutcome = 'handed_over' | 'candidate_lags' | 'not_confirmed';
+
+async function peerWal(ctx: ActionContext, apiUrl: string, name: string): Promise<{ wal: number | null; replica: boolean }> {
+  try {
+    const p = ctx.race.toPeerStatus(name, await ctx.race.fetchPeer(apiUrl, 1000));
+    return { wal: p.walLsn, replica: p.running && p.role === 'replica' };
+  } catch {
+    return { wal: null, replica: false };
+  }
+}
+
+export async function handOver(
+  ctx: ActionContext, cluster: ClusterView, local: LocalView, candidate: string, settings: HaSettings,
+): Promise<HandoverOutcome> {
+  const log = ctx.logger.child({ action: 'switchover', candidate });
+  const m = cluster.members.find((x) => x.name === candidate);
+  const before = m ? await peerWal(ctx, m.apiUrl, candidate) : { wal: null, replica: false };
+  const mine = local.pg.walLsn ?? 0;
+  if (!m || !before.replica || before.wal === null || mine - before.wal > settings.maximumLagOnFailover) {
+    log.warn({ candidate_wal: before.wal, my_wal: mine }, `switchover to ${candidate} refused: it is not a caught-up streaming replica`);
+    return 'candidate_lags';
+  }
+  const started = ctx.clock.now();
+  await ctx.pg.checkpoint();
+  await ctx.pg.stop('fast');
+  const stopped = await ctx.pg.probe();
+  const checkpoint = stopped.checkpointLsn ?? mine;
+  const until = ctx.clock.now() + CONFIRM_TIMEOUT_MS;
+  let seen: number | null = null;
+  while (ctx.clock.now() < until) {
+    seen = (await peerWal(ctx, m.apiUrl, candidate)).wal;
+    if (seen !== null && seen > checkpoint) break;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  if (seen === null || seen <= checkpoint) {
+    log.error({ checkpoint, candidate_wal: seen }, `${candidate} did not confirm our shutdown checkpoint; restarting as primary`);
+    await ctx.pg.configurePrimary();
+    await ctx.pg.start();
+    return 'not_confirmed';
+  }
+  ctx.setCleanHandover(true);
+  await ctx.dcs.setFailover({ candidate });
+  const released = await ctx.dcs.releaseLeader();
+  ctx.lease.arm(false);
+  log.info({ checkpoint, candidate_wal: seen, released, took_ms: Math.round(ctx.clock.now() - started) },
+    `stopped cleanly and released the leader key to ${candidate}`);
+  return 'handed_over';
+}
