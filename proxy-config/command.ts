@@ -77,6 +77,7 @@ export function listenOption(value: string, flag: string, allowNone: boolean): L
 /** Render-option field names → the flag an operator typed, for error messages. */
 const FLAG_OF: Readonly<Record<string, string>> = {
   'listen.rw': '--rw-port', 'listen.ro': '--ro-port', 'listen.stats': '--stats-port', replicaLag: '--replica-lag', scope: '--scope',
+  'checkTls.caFile': '--check-ca', 'checkTls.certFile': '--check-cert',
 };
 
 function flagMessage(message: string): string {
@@ -99,6 +100,9 @@ export function buildRenderer(args: ProxyConfigArgs, scope: string, template: Te
       stats,
     },
     ...(args['replica-lag'] !== undefined ? { replicaLag: args['replica-lag'] } : {}),
+    ...(args['check-ca'] !== undefined || args['check-cert'] !== undefined
+      ? { checkTls: { ...(args['check-ca'] !== undefined ? { caFile: args['check-ca'] } : {}), ...(args['check-cert'] !== undefined ? { certFile: args['check-cert'] } : {}) } }
+      : {}),
   };
   const render: Renderer = (members) => (template ? fillTemplate(template, { ...base, members }) : renderHaproxyConfig({ ...base, members }));
   try {
@@ -136,17 +140,14 @@ async function loadTemplate(file: string): Promise<Template> {
   }
 }
 
+/**
+ * Resolves on the first SIGTERM or SIGINT. The listeners stay installed, so a second signal while
+ * the watch stops does not kill the process half-way (the default action).
+ */
 function waitForStopSignal(): Promise<string> {
   return new Promise((resolve) => {
-    const on = (sig: string) => () => {
-      process.off('SIGTERM', term);
-      process.off('SIGINT', int);
-      resolve(sig);
-    };
-    const term = on('SIGTERM');
-    const int = on('SIGINT');
-    process.once('SIGTERM', term);
-    process.once('SIGINT', int);
+    process.on('SIGTERM', () => resolve('SIGTERM'));
+    process.on('SIGINT', () => resolve('SIGINT'));
   });
 }
 
@@ -207,7 +208,10 @@ async function run(args: ProxyConfigArgs, io: ProxyConfigIo): Promise<number> {
         allowEmpty: args['allow-empty'] === true,
         logger,
       });
+      const onHup = () => { logger.info('SIGHUP: re-reading the members'); watch.resync(); };
+      process.on('SIGHUP', onHup);
       const sig = await (io.stopSignal ?? waitForStopSignal)();
+      process.off('SIGHUP', onHup);
       logger.info({ signal: sig }, 'stopping');
       await watch.stop();
       return EXIT.ok;
@@ -235,9 +239,6 @@ async function once(
   }
   const mapped = haproxyMembers(records);
   for (const s of mapped.skipped) c.logger.warn({ member: s.name }, `member ${s.name} left out: ${s.reason}`);
-  if (mapped.https.length > 0) {
-    c.logger.warn({ members: mapped.https }, 'these agents serve their API over https; the built-in checks use plain HTTP (use --template to add check-ssl)');
-  }
   if (mapped.members.length === 0 && args['allow-empty'] !== true) {
     return fail(`no member registered under ${c.source.where} (wrong --scope or --namespace?); --allow-empty renders a config without servers`);
   }

@@ -8,7 +8,7 @@ export interface MappedMembers {
   readonly members: readonly HaproxyMember[];
   /** Members left out, and why (logged as warnings). */
   readonly skipped: readonly { readonly name: string; readonly reason: string }[];
-  /** Members whose API is https: HAProxy checks them over plain HTTP unless a template adds check-ssl. */
+  /** Members whose API is https (their checks use TLS: `check-ssl`). */
   readonly https: readonly string[];
 }
 
@@ -40,7 +40,7 @@ export function haproxyMembers(records: readonly MemberRecord[]): MappedMembers 
       continue;
     }
     if (api.https) https.push(m.name);
-    members.push({ name: m.name, host: m.host, port: m.port, apiHost: api.host, apiPort: api.port });
+    members.push({ name: m.name, host: m.host, port: m.port, apiHost: api.host, apiPort: api.port, ...(api.https ? { apiTls: true } : {}) });
   }
   return { members, skipped, https };
 }

@@ -12,6 +12,8 @@ export interface ProxyConfigArgs {
   readonly 'ro-port'?: string | undefined;
   readonly 'stats-port'?: string | undefined;
   readonly 'replica-lag'?: string | undefined;
+  readonly 'check-ca'?: string | undefined;
+  readonly 'check-cert'?: string | undefined;
   readonly template?: string | undefined;
   readonly out?: string | undefined;
   readonly check?: boolean | undefined;
@@ -50,6 +52,8 @@ export function proxyConfigOptions<T>(y: Argv<T>) {
     .option('ro-port', { type: 'string', default: d.roPort, describe: 'read-only listener: port or host:port' })
     .option('stats-port', { type: 'string', default: d.statsPort, describe: 'stats listener: port, host:port or "none"' })
     .option('replica-lag', { type: 'string', describe: 'route read-only traffic only to replicas within this lag (e.g. 16MB)' })
+    .option('check-ca', { type: 'string', describe: 'agents on https: verify their certificate with this CA file (default: verify none)' })
+    .option('check-cert', { type: 'string', describe: 'agents on https: client certificate (PEM with key) for the checks' })
     .option('template', { type: 'string', describe: 'your own config with {{placeholders}} (see docs/haproxy.md)' })
     .option('out', { alias: 'o', type: 'string', describe: 'write here (atomically) instead of stdout' })
     .option('check', { type: 'boolean', default: false, describe: 'validate with haproxy -c before writing --out (always on with --watch)' })

@@ -13,6 +13,8 @@ export interface HaproxyMember {
   /** The agent's REST API address, used for health checks. */
   readonly apiHost: string;
   readonly apiPort: number;
+  /** The agent's API is served over https (its api_url): health checks use TLS (`check-ssl`). */
+  readonly apiTls?: boolean;
 }
 
 /** "127.0.0.1:5000", "*:5000", "[::1]:5000", or a bare port number (binds every address). */
@@ -43,6 +45,12 @@ export interface RenderHaproxyOptions {
   };
   /** Only route read-only traffic to replicas within this lag (`/replica?lag=…`), e.g. "16MB". */
   readonly replicaLag?: string;
+  /**
+   * For members whose API is https: verify the agent's certificate against this CA (`verify
+   * required ca-file`; default `verify none`), and present this client certificate (PEM with its
+   * key; needed when the agents set restapi.tls.require_client_cert).
+   */
+  readonly checkTls?: { readonly caFile?: string; readonly certFile?: string };
   /** Global connection limit and per-server limit. Default 1000 and 100. */
   readonly maxconn?: number;
   readonly serverMaxconn?: number;
@@ -115,7 +123,7 @@ export function haproxyParts(opts: RenderHaproxyOptions): HaproxyParts {
     );
   }
   const paths = checkPaths(opts.replicaLag);
-  const servers = serverLines(opts.members, serverMaxconn);
+  const servers = serverLines(opts.members, serverMaxconn, checkTlsOptions(opts.checkTls));
   return {
     scope,
     maxconn,
@@ -186,7 +194,20 @@ export function renderHaproxyConfig(opts: RenderHaproxyOptions): string {
   return lines.join('\n');
 }
 
-function serverLines(members: readonly HaproxyMember[], serverMaxconn: number): { name: string; line: string }[] {
+/** The server options for a TLS health check. */
+function checkTlsOptions(t: RenderHaproxyOptions['checkTls']): string {
+  const ca = t?.caFile === undefined ? null : filePath(t.caFile, 'checkTls.caFile');
+  const cert = t?.certFile === undefined ? null : filePath(t.certFile, 'checkTls.certFile');
+  return ` check-ssl verify ${ca ? `required ca-file ${ca}` : 'none'}${cert ? ` crt ${cert}` : ''}`;
+}
+
+/** A file name HAProxy reads as one word. */
+function filePath(value: string, field: string): string {
+  if (!/^[^\s#"'\\]+$/.test(value)) throw new HaproxyRenderError(`${field}: ${JSON.stringify(value)} must be a path without spaces, quotes or #`);
+  return value;
+}
+
+function serverLines(members: readonly HaproxyMember[], serverMaxconn: number, tlsCheck: string): { name: string; line: string }[] {
   const seen = new Set<string>();
   return members.map((m, i) => {
     const field = `members[${i}]`;
@@ -198,7 +219,8 @@ function serverLines(members: readonly HaproxyMember[], serverMaxconn: number): 
     host(m.apiHost, `${field}.apiHost`);
     // `check port` reuses the server address; `addr` only when the API listens elsewhere.
     const addr = m.apiHost === m.host ? '' : ` addr ${m.apiHost}`;
-    return { name, line: `server ${name} ${target} maxconn ${serverMaxconn} check${addr} port ${apiPort}` };
+    const tls = m.apiTls === true ? tlsCheck : '';
+    return { name, line: `server ${name} ${target} maxconn ${serverMaxconn} check${addr} port ${apiPort}${tls}` };
   });
 }
 

@@ -51,6 +51,8 @@ export interface HaproxyWatchOptions {
   readonly debounceMs?: number;
   /** Full re-read even without a watch event. Default 30 s. */
   readonly resyncMs?: number;
+  /** First retry after a failed pass (doubling up to 10 s). Default 1 s. */
+  readonly retryMs?: number;
   /** Write a config without servers when no member is registered. Default false: keep the last. */
   readonly allowEmpty?: boolean;
   readonly logger: Logger;
@@ -74,13 +76,14 @@ export class HaproxyWatch {
   #running: Promise<void> | null = null;
   #again = false;
   #stopped = false;
-  #retryMs = FIRST_RETRY_MS;
+  #retryMs: number;
   #reloadPending = false;
   #passes = 0;
 
   private constructor(o: HaproxyWatchOptions) {
     this.#o = o;
     this.#log = o.logger;
+    this.#retryMs = o.retryMs ?? FIRST_RETRY_MS;
   }
 
   /** Run a first pass, then watch. Resolves once the first pass is done (whatever its outcome). */
@@ -91,10 +94,15 @@ export class HaproxyWatch {
       if (isMemberKey(key)) w.#schedule(o.debounceMs ?? 500);
     });
     const resyncMs = o.resyncMs ?? 30_000;
-    w.#resync = setInterval(() => w.#schedule(0), resyncMs);
+    w.#resync = setInterval(() => w.resync(), resyncMs);
     w.#resync.unref();
     await w.#runPass();
     return w;
+  }
+
+  /** Re-read the members now (SIGHUP in the command; the resync timer does the same). */
+  resync(): void {
+    this.#schedule(0);
   }
 
   /** Completed passes (tests). */
@@ -143,7 +151,7 @@ export class HaproxyWatch {
       this.#passes++;
     }
     if (ok) {
-      this.#retryMs = FIRST_RETRY_MS;
+      this.#retryMs = this.#o.retryMs ?? FIRST_RETRY_MS;
       if (this.#again) this.#schedule(this.#o.debounceMs ?? 500);
     } else {
       this.#schedule(this.#retryMs);

@@ -12,6 +12,10 @@ import { HEALTH_PATHS, LAG_PATTERN, healthCheck, invalidParameterMessage, type H
 import { redactConfig } from '../config/redact.js';
 import { AgentMetrics } from './metrics.js';
 import { buildClusterDoc, buildHistoryDoc, buildStatusDoc } from './status-doc.js';
+import type { ControlPort } from '../runtime/control.js';
+import type { ApiAuth } from './auth.js';
+import { registerControlRoutes } from './control-routes.js';
+import { httpsOptions, type ApiTls } from './tls.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -27,6 +31,15 @@ export interface ApiDeps {
   readonly logger: Logger;
   /** Served at GET /metrics; without it the API makes its own (node gauges only, no process metrics). */
   readonly metrics?: AgentMetrics;
+  // The mutating endpoints (control-routes.ts) and transport security (tls.ts, auth.ts).
+  /** The runtime's operations (or a getter); absent → mutating endpoints answer 503 "not available". */
+  readonly control?: ControlPort | (() => ControlPort | undefined) | undefined;
+  /** restapi.auth; absent → mutating endpoints answer 403 (disabled). */
+  readonly auth?: ApiAuth | undefined;
+  /** restapi.allowlist: addresses / CIDRs allowed to call mutating endpoints. */
+  readonly allowlist?: readonly string[] | undefined;
+  /** restapi.tls: serve HTTPS (files are read when the app is built; see reloadTls). */
+  readonly tls?: ApiTls | undefined;
 }
 
 /** Every error the read API answers with, and its HTTP status. */
@@ -113,7 +126,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     logController: new ApiLogController(),
     exposeHeadRoutes: false,
     routerOptions: { ignoreTrailingSlash: true },
-  });
+    // An https.Server in place of the http one: same request API; typed as the default server.
+    ...(deps.tls ? { https: httpsOptions(deps.tls) } : {}),
+  }) as FastifyInstance;
 
   // One serialized status document per snapshot: probes between two HA cycles reuse it.
   let cachedFor: NodeState | null = null;
@@ -232,6 +247,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       reply.code(200).type(metrics.contentType).send(text);
     },
   });
+
+  registerControlRoutes(app, { control: deps.control, auth: deps.auth, allowlist: deps.allowlist, clock });
 
   return app;
 }

@@ -43,6 +43,12 @@ export interface StatusDocument {
   readonly replication: readonly ReplicationEntry[];
   /** Listed in the `sync` key (synchronous mode on). */
   readonly sync_standby: boolean;
+  /**
+   * On the primary: synchronous replication as it manages it — 'off', 'synchronous' (standbys
+   * confirm commits), 'asynchronous' (synchronous mode but no standby: commits not confirmed)
+   * or 'waiting' (strict mode, no standby: commits wait).
+   */
+  readonly synchronous_replication?: { readonly state: string; readonly standbys: readonly string[] };
   readonly pause: boolean;
   readonly tags: SnakeTags;
   /** Epoch seconds of the last successful etcd read. */
@@ -109,6 +115,9 @@ export function buildStatusDoc(state: NodeState): StatusDocument {
       sync_state: r.sync_state,
     })),
     sync_standby: isSyncStandby(state),
+    ...(documentRole(state) === 'primary' && state.syncState !== undefined
+      ? { synchronous_replication: { state: state.syncState, standbys: state.syncStandbys ?? [] } }
+      : {}),
     pause: cluster?.paused ?? false,
     tags: snakeTags(state.tags),
     dcs_last_seen: state.dcsLastSeen,

@@ -1,6 +1,7 @@
 // PostgresAdapter: the local PostgreSQL behind the PostgresNode port. It composes the small
 // modules next to it (conf, control, probe, bootstrap, rewind, slots, controldata) and owns the
 // state that spans calls: the postmaster handle, the configured upstream, the probe connection.
+import { parseSynchronousStandbyNames } from './conf.js';
 import { accessSync, constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AgentConfig } from '../config/types.js';
@@ -107,6 +108,8 @@ export class PostgresAdapter implements PostgresNode {
   readonly #exitListeners: ((code: number | null, signal: string | null) => void)[] = [];
   /** Upstream written in our conf; undefined until read from disk. */
   #upstream: Upstream | null | undefined = undefined;
+  /** synchronous_standby_names we manage; null until read from our postgresql.conf. */
+  #ssn: string | null = null;
   /** A data-dir operation (initdb, pg_basebackup, pg_rewind, removal) is running. */
   #busy: string | null = null;
   #chain: Promise<unknown> = Promise.resolve();
@@ -290,8 +293,12 @@ export class PostgresAdapter implements PostgresNode {
       this.#log.warn({ file: conf }, 'postgresql.conf was replaced by something else; pgwarden rewrites it (settings belong in postgresql.parameters)');
     }
     const upstream = await this.#currentUpstream();
+    // Keep what the last run managed until the HA loop says otherwise: a primary restarted in
+    // synchronous mode must not acknowledge commits asynchronously in between (rule 5).
+    this.#ssn ??= current !== null && ours ? parseSynchronousStandbyNames(current) : '';
     const rendered = renderPostgresqlConf({
       name: this.name, pg: this.#pg, socketDir: this.runDir, passfile: this.#passfile, upstream,
+      synchronousStandbyNames: this.#ssn,
     });
     const hba = renderHba(this.#pg);
     this.#warnOnce([...rendered.warnings, ...hba.warnings]);
@@ -673,6 +680,22 @@ export class PostgresAdapter implements PostgresNode {
       await this.#writeConfig(); // no primary_conninfo any more; PostgreSQL removed standby.signal
       this.#log.info('promoted');
     });
+  }
+
+  /**
+   * Set synchronous_standby_names (and reload a running server). Resolves true when it changed.
+   * The value is kept in our postgresql.conf, so it survives restarts of PostgreSQL and the agent.
+   */
+  async setSynchronousStandbyNames(value: string): Promise<boolean> {
+    if (this.#ssn === null) await this.#writeConfig();
+    if (this.#ssn === value) return false;
+    this.#ssn = value;
+    await this.#writeConfig();
+    if (this.#pm?.alive) {
+      await withConnection(this.#actionConnection(5000), (client) => client.query('SELECT pg_reload_conf()'));
+    }
+    this.#log.info({ synchronous_standby_names: value }, 'synchronous_standby_names set');
+    return true;
   }
 
   async checkpoint(): Promise<void> {

@@ -15,7 +15,7 @@ export const BASE_CONF = 'postgresql.base.conf';
 /** Settings pgwarden always writes; a user value is ignored (with a warning). */
 const MANAGED = new Set([
   'listen_addresses', 'port', 'unix_socket_directories', 'primary_conninfo', 'primary_slot_name',
-  'data_directory', 'hba_file', 'config_file',
+  'data_directory', 'hba_file', 'config_file', 'synchronous_standby_names',
 ]);
 /** Settings replication cannot work without: at least this value. */
 const MINIMUMS: Record<string, number> = { max_wal_senders: 10, max_replication_slots: 10 };
@@ -66,6 +66,8 @@ export interface ConfInput {
   readonly passfile: string | null;
   /** Where this node streams from; null renders no primary_conninfo. */
   readonly upstream: Upstream | null;
+  /** synchronous_standby_names as the HA loop manages it ('' = asynchronous). */
+  readonly synchronousStandbyNames: string;
 }
 
 export interface Rendered {
@@ -136,6 +138,7 @@ export function renderPostgresqlConf(input: ConfInput): Rendered {
   settings.set('listen_addresses', input.pg.listen);
   settings.set('port', input.pg.port);
   settings.set('unix_socket_directories', input.socketDir);
+  settings.set('synchronous_standby_names', input.synchronousStandbyNames);
 
   const lines = [
     `${CONF_MARKER}: rewritten before every start. Set parameters in pgwarden.yml (postgresql.parameters);`,
@@ -154,6 +157,12 @@ export function renderPostgresqlConf(input: ConfInput): Rendered {
     lines.push("primary_conninfo = ''");
   }
   return { text: `${lines.join('\n')}\n`, warnings };
+}
+
+/** The synchronous_standby_names in a postgresql.conf we wrote ('' when absent). */
+export function parseSynchronousStandbyNames(confText: string): string {
+  const m = /^synchronous_standby_names = '((?:[^']|'')*)'$/m.exec(confText);
+  return m ? m[1]!.replace(/''/g, "'") : '';
 }
 
 /** The upstream recorded in a postgresql.conf we wrote, or null. */

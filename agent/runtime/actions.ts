@@ -9,6 +9,7 @@ import type { LeaseKeeper } from './lease-keeper.js';
 import { runRace, type RaceDeps } from './race-runner.js';
 import { FatalAgentError } from './errors.js';
 import { handOver } from './handover.js';
+import { claimSyncBeforePromote, manageSync, type SyncOutcome } from './sync-manager.js';
 
 export interface ActionContext {
   readonly name: string;
@@ -20,6 +21,10 @@ export interface ActionContext {
   readonly race: RaceDeps;
   readonly bootstrapConfig: DynamicConfig;
   readonly useSlots: () => boolean;
+  /** The dynamic config in force. */
+  readonly dynamic: () => DynamicConfig;
+  /** Called with the synchronous replication outcome of each leader cycle. */
+  onSync(outcome: SyncOutcome): void;
   readonly settings: () => HaSettings;
   readonly peerTimeoutMs: () => number;
   /** Shown as the status `state` while a long action runs (null when done). */
@@ -191,6 +196,7 @@ async function promote(ctx: ActionContext, cluster: ClusterView | null, local: L
   const before = local.pg.timeline ?? 0;
   const at = local.pg.replayedLsn ?? local.pg.receivedLsn ?? 0;
   const started = ctx.clock.now();
+  if (!(await claimSyncBeforePromote(ctx, cluster))) return;
   await ctx.pg.promote();
   ctx.lease.arm(true);
   const after = await ctx.pg.probe();
@@ -203,14 +209,18 @@ async function promote(ctx: ActionContext, cluster: ClusterView | null, local: L
 }
 
 /**
- * A slot per member, kept for members seen within SLOT_RETENTION_MS even if their key is gone
- * now: a replica whose agent restarts (member key expired after ttl) must find its slot again.
+ * A slot per member, kept for a while after its key is gone: a replica whose agent restarts
+ * (its member key expired after ttl) must find its slot again. After that the member counts as
+ * removed and its slot is dropped (so it cannot hold WAL forever).
  */
-export const SLOT_RETENTION_MS = 10 * 60_000;
+export function slotRetentionMs(ttlMs: number): number {
+  return Math.max(30_000, 10 * ttlMs);
+}
 
 function slotsToKeep(ctx: ActionContext, cluster: ClusterView): string[] {
   const now = ctx.clock.now();
-  const recent = [...ctx.membersSeen].filter(([, at]) => now - at <= SLOT_RETENTION_MS).map(([name]) => ({ name }));
+  const keepFor = slotRetentionMs(ctx.settings().ttlMs);
+  const recent = [...ctx.membersSeen].filter(([, at]) => now - at <= keepFor).map(([name]) => ({ name }));
   const names = new Map([...cluster.members, ...recent].map((m) => [m.name, { name: m.name }]));
   return wantedSlots(ctx.name, [...names.values()]);
 }
@@ -225,6 +235,9 @@ async function publishLeaderState(ctx: ActionContext, cluster: ClusterView | nul
       await ctx.dcs.writeStatus(next);
       ctx.lastStatus = next;
     }
+  }
+  if (cluster && (ctx.dynamic().synchronous_mode || cluster.sync?.leader === ctx.name)) {
+    ctx.onSync(await manageSync(ctx, cluster));
   }
   if (ctx.useSlots() && cluster) {
     await ctx.pg.syncSlots(slotsToKeep(ctx, cluster)).catch((err: unknown) =>

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { EtcdDcs } from '../dcs/etcd-dcs.js';
 import { PostgresAdapter, osUserIds } from '../postgres/adapter.js';
 import { buildApi, startApi } from '../api/server.js';
+import { apiTlsFromConfig, reloadTls } from '../api/tls.js'; // [api-security]
 import { AgentMetrics } from '../api/metrics.js';
 import { fetchPeerStatus, toPeerStatus } from '../api/peer-client.js';
 import { PGWARDEN_VERSION } from '../version.js';
@@ -65,7 +66,8 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
     ...(cfg.etcd.tls ? { tls: cfg.etcd.tls } : {}),
     onRequest: (op, seconds) => metrics.observeEtcd(op, seconds),
   });
-  const apiUrl = `http://${cfg.restapi.connect_address}/`;
+  const apiTls = apiTlsFromConfig(cfg.restapi.tls); // [api-security]
+  const apiUrl = `${apiTls ? 'https' : 'http'}://${cfg.restapi.connect_address}/`;
   const pgAddr = splitHostPort(cfg.postgresql.connect_address);
   const identity: Identity = { name: cfg.name, apiUrl, host: pgAddr.host, port: pgAddr.port, tags: tagsOf(cfg) };
 
@@ -73,7 +75,7 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
 
   const store = new NodeStateStore({
     name: cfg.name, scope: cfg.scope, version: PGWARDEN_VERSION, tags: identity.tags, pg: UNKNOWN_PG,
-    pgState: 'stopped', serverVersion: null, replication: [], cluster: null, dcsLastSeen: null, clusterReadAt: null, leaseRenewedAt: null,
+    pgState: 'stopped', serverVersion: null, replication: [], cluster: null, dcsLastSeen: null, clusterReadAt: null, leaseRenewedAt: null, syncState: 'off', syncStandbys: [],
     leaseDeadline: null, lastDecision: null, lastCycleAt: null, settings, pendingRestart: false,
     dynamicConfig: null,
   });
@@ -88,7 +90,12 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
   const control = createControl({
     name: cfg.name, dcs, pg, loop, clock, logger, bootstrapConfig: cfg.bootstrap.dcs, fetchPeer: fetchPeerStatus,
   });
-  const api = buildApi({ store, clock, metrics, logger: logger.child({ component: 'api' }) });
+  // [api-security] Mutating endpoints: the control port behind auth + allowlist, over TLS when
+  // restapi.tls is set (without restapi.auth they answer 403; without control, 503).
+  const api = buildApi({
+    store, clock, metrics, logger: logger.child({ component: 'api' }),
+    auth: cfg.restapi.auth, allowlist: cfg.restapi.allowlist, tls: apiTls, control,
+  });
   await startApi(api, cfg.restapi.listen);
   logger.info({ listen: cfg.restapi.listen, api_url: apiUrl }, 'REST API listening');
 
@@ -135,6 +142,15 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
   const reload = (next: AgentConfig): string[] => {
     const r = applyConfigReload(logger, current, next);
     current = r.applied;
+    // [api-security] SIGHUP re-reads the REST API's certificate, key and CA (same paths).
+    if (apiTls) {
+      try {
+        reloadTls(api, apiTlsFromConfig(next.restapi.tls) ?? apiTls);
+        logger.info('REST API TLS certificate reloaded');
+      } catch (err) {
+        logger.error({ err: String(err) }, 'REST API TLS certificate not reloaded; keeping the one in use');
+      }
+    }
     return r.restartNeeded;
   };
 

@@ -84,6 +84,8 @@ export class HaLoop {
       race: deps.race,
       bootstrapConfig: deps.bootstrapConfig,
       useSlots: () => this.#dynamic.use_slots,
+      dynamic: () => this.#dynamic,
+      onSync: (o) => { this.deps.store.update({ syncState: o.plan.state, syncStandbys: o.published }); },
       settings: () => this.#settings,
       peerTimeoutMs: () => Math.min(1000, this.#settings.retryTimeoutMs),
       setActivity: (s) => { this.#activity = s; this.#publish(null); },

@@ -32,6 +32,10 @@ export interface NodeState {
   readonly lastCycleAt: number | null;
   readonly settings: HaSettings;
   readonly pendingRestart: boolean;
+  /** Synchronous replication as the primary last managed it ('off' elsewhere). */
+  readonly syncState: 'off' | 'synchronous' | 'asynchronous' | 'waiting';
+  /** Standbys this primary has published in `sync`. */
+  readonly syncStandbys: readonly string[];
   /**
    * The dynamic config in force (etcd `config` from the last cluster view, or the last good or
    * bootstrap one while etcd holds none or a bad value); null before the first cluster view.

@@ -102,6 +102,8 @@ export interface PostgresNode {
   checkpoint(): Promise<void>;
   /** Re-read PostgreSQL's configuration files (pg_reload_conf). */
   reloadConfig(): Promise<void>;
+  /** Set synchronous_standby_names (kept across restarts) and reload; true when it changed. */
+  setSynchronousStandbyNames(value: string): Promise<boolean>;
   /** pg_rewind against the upstream (crash recovery first if needed). */
   rewind(from: Upstream): Promise<RewindOutcome>;
   /** Delete the data directory (before a rebuild). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../../../agent/config/types.js';
 import {
-  buildConninfo, parseUpstream, quoteGuc, renderHba, renderPgpass, renderPostgresqlConf, type ConfInput,
+  buildConninfo, parseSynchronousStandbyNames, parseUpstream, quoteGuc, renderHba, renderPgpass, renderPostgresqlConf, type ConfInput,
 } from '../../../agent/postgres/conf.js';
 
 function pgCfg(over: Partial<AgentConfig['postgresql']> = {}): AgentConfig['postgresql'] {
@@ -13,7 +13,7 @@ function pgCfg(over: Partial<AgentConfig['postgresql']> = {}): AgentConfig['post
 }
 
 function input(over: Partial<ConfInput> = {}): ConfInput {
-  return { name: 'node-1', pg: pgCfg(), socketDir: '/var/lib/pg/data.run', passfile: '/var/lib/pg/data.run/pgpass', upstream: null, ...over };
+  return { name: 'node-1', pg: pgCfg(), socketDir: '/var/lib/pg/data.run', passfile: '/var/lib/pg/data.run/pgpass', upstream: null, synchronousStandbyNames: '', ...over };
 }
 
 /** setting → raw value text, last one wins (as in PostgreSQL). */
@@ -130,5 +130,20 @@ describe('renderHba', () => {
     const { text, warnings } = renderHba(pgCfg({ replication: { username: 'all' } }));
     expect(text).toContain('host    replication  "all"  all  trust');
     expect(warnings).toHaveLength(1);
+  });
+});
+
+describe('synchronous_standby_names', () => {
+  it('is rendered as managed and parsed back (survives agent restarts)', () => {
+    const { text } = renderPostgresqlConf(input({ synchronousStandbyNames: 'FIRST 1 ("node-2")' }));
+    expect(settings(text).get('synchronous_standby_names')).toBe(`'FIRST 1 ("node-2")'`);
+    expect(parseSynchronousStandbyNames(text)).toBe('FIRST 1 ("node-2")');
+    expect(parseSynchronousStandbyNames(renderPostgresqlConf(input()).text)).toBe('');
+  });
+
+  it('cannot be set through postgresql.parameters', () => {
+    const { text, warnings } = renderPostgresqlConf(input({ pg: pgCfg({ parameters: { synchronous_standby_names: '*' } }) }));
+    expect(settings(text).get('synchronous_standby_names')).toBe("''");
+    expect(warnings.join()).toMatch(/synchronous_standby_names is managed/);
   });
 });

@@ -103,6 +103,14 @@ describe('renderHaproxyConfig', () => {
     expect(cfg).toContain('server db_1 [::1]:5432 maxconn 100 check port 8008');
   });
 
+  it('checks agents served over https with check-ssl (verify none unless a CA is given)', () => {
+    const tls = [{ ...members[0]!, apiTls: true }, members[1]!];
+    expect(renderHaproxyConfig({ ...base, members: tls })).toContain('server node1 10.0.0.1:5432 maxconn 100 check port 8008 check-ssl verify none\n');
+    const verified = renderHaproxyConfig({ ...base, members: tls, checkTls: { caFile: '/etc/pgwarden/ca.crt', certFile: '/etc/haproxy/check.pem' } });
+    expect(verified).toContain('check port 8008 check-ssl verify required ca-file /etc/pgwarden/ca.crt crt /etc/haproxy/check.pem\n');
+    expect(verified).toContain('server node2 10.0.0.2:5433 maxconn 100 check port 8009\n');
+  });
+
   it('is deterministic', () => {
     expect(renderHaproxyConfig(base)).toBe(renderHaproxyConfig(structuredClone(base)));
   });

@@ -1,0 +1,83 @@
+// The fault schedule, drawn from the seed: what goes wrong, to whom, when and for how long. A
+// fault is data (so a failing run can print the schedule and a scenario can script one by hand);
+// the world applies it and schedules its own repair. The liveness phase repairs everything at once.
+import type { Rng } from './rng.js';
+
+export type Fault =
+  /** The machine dies (agent and PostgreSQL) and boots again after downMs. */
+  | { readonly kind: 'kill-node'; readonly node: string; readonly downMs: number }
+  /** kill -9 of the postmaster; the agent notices and acts. */
+  | { readonly kind: 'kill-pg'; readonly node: string }
+  /** SIGSTOP of the agent for ms (PostgreSQL keeps running: no watchdog is modelled). */
+  | { readonly kind: 'freeze-agent'; readonly node: string; readonly ms: number }
+  /** The node cannot reach etcd (and etcd cannot reach it). */
+  | { readonly kind: 'partition-etcd'; readonly node: string; readonly ms: number }
+  /** The node cannot reach any other node (etcd and clients still can). */
+  | { readonly kind: 'partition-peers'; readonly node: string; readonly ms: number }
+  /** Two nodes cannot reach each other. */
+  | { readonly kind: 'partition-pair'; readonly a: string; readonly b: string; readonly ms: number }
+  /** etcd loses quorum: no request is answered, no lease expires. */
+  | { readonly kind: 'etcd-outage'; readonly ms: number }
+  /** WAL replay stops on a replica (it keeps receiving). */
+  | { readonly kind: 'replay-pause'; readonly node: string; readonly ms: number }
+  /** Extra latency on one link (node↔node or node↔etcd). */
+  | { readonly kind: 'slow-link'; readonly a: string; readonly b: string; readonly extraMs: number; readonly ms: number };
+
+export interface ScheduledFault {
+  readonly at: number;
+  readonly fault: Fault;
+}
+
+export function describeFault(f: Fault): string {
+  switch (f.kind) {
+    case 'kill-node': return `kill node ${f.node} (back after ${f.downMs} ms)`;
+    case 'kill-pg': return `kill -9 PostgreSQL on ${f.node}`;
+    case 'freeze-agent': return `SIGSTOP agent ${f.node} for ${f.ms} ms`;
+    case 'partition-etcd': return `partition ${f.node} from etcd for ${f.ms} ms`;
+    case 'partition-peers': return `partition ${f.node} from the other nodes for ${f.ms} ms`;
+    case 'partition-pair': return `partition ${f.a}↔${f.b} for ${f.ms} ms`;
+    case 'etcd-outage': return `etcd unavailable for ${f.ms} ms`;
+    case 'replay-pause': return `pause WAL replay on ${f.node} for ${f.ms} ms`;
+    case 'slow-link': return `slow link ${f.a}↔${f.b} (+${f.extraMs} ms) for ${f.ms} ms`;
+  }
+}
+
+/** Draw faults for [from, to) of simulated time. */
+export function drawFaults(rng: Rng, nodes: readonly string[], ttlMs: number, from: number, to: number): ScheduledFault[] {
+  const out: ScheduledFault[] = [];
+  const kinds: Array<[Fault['kind'], number]> = [
+    ['freeze-agent', 14], ['kill-node', 14], ['kill-pg', 12], ['partition-etcd', 16], ['partition-peers', 7],
+    ['partition-pair', 7], ['etcd-outage', 7], ['replay-pause', 11], ['slow-link', 12],
+  ];
+  const total = kinds.reduce((s, [, w]) => s + w, 0);
+  let t = from + rng.int(0, 3000);
+  while (t < to) {
+    let r = rng.next() * total;
+    let kind: Fault['kind'] = kinds[0]![0];
+    for (const [k, w] of kinds) {
+      if ((r -= w) < 0) {
+        kind = k;
+        break;
+      }
+    }
+    const node = rng.pick(nodes);
+    const other = rng.pick(nodes.filter((n) => n !== node));
+    // Around the lease: short blips, and outages well past it.
+    const span = (): number => (rng.chance(0.5) ? rng.int(200, ttlMs) : rng.int(ttlMs, 4 * ttlMs));
+    let fault: Fault;
+    switch (kind) {
+      case 'kill-node': fault = { kind, node, downMs: rng.int(500, 20_000) }; break;
+      case 'kill-pg': fault = { kind, node }; break;
+      case 'freeze-agent': fault = { kind, node, ms: span() }; break;
+      case 'partition-etcd': fault = { kind, node, ms: span() }; break;
+      case 'partition-peers': fault = { kind, node, ms: span() }; break;
+      case 'partition-pair': fault = { kind, a: node, b: other, ms: span() }; break;
+      case 'etcd-outage': fault = { kind, ms: rng.int(300, 3 * ttlMs) }; break;
+      case 'replay-pause': fault = { kind, node, ms: rng.int(2000, 25_000) }; break;
+      case 'slow-link': fault = { kind, a: node, b: rng.chance(0.5) ? 'etcd' : other, extraMs: rng.int(50, 900), ms: rng.int(1000, 15_000) }; break;
+    }
+    out.push({ at: t, fault });
+    t += 1000 + Math.round(rng.exp(5000));
+  }
+  return out;
+}
