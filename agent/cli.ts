@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// pgwarden's command line: `agent` runs the daemon; `demo` starts a local cluster; `bench`
+// pgwarden's command line: `agent` runs the daemon; `ctl` operates a cluster; `demo` starts a local cluster; `bench`
 // runs benchmarks; `proxy-config haproxy` renders (with --watch: maintains) an HAProxy config.
 // Exit codes: 0 success, 1 operation failed, 2 usage or config error.
 import yargs from 'yargs';
@@ -106,6 +106,13 @@ export async function main(args: string[]): Promise<number> {
         const { runProxyConfig } = await import('../proxy-config/command.js');
         code = await runProxyConfig(argv);
       })
+    // `ctl` parses its own arguments (agent/ctl/index.ts): everything after the word goes to it.
+    .command('ctl', 'operate a cluster: list, topology, switchover, failover, pause, resume, restart, reinit, reload, history, show-config, edit-config, remove (see pgwarden ctl --help)',
+      (y) => y.strict(false).help(false).version(false).parserConfiguration({ 'unknown-options-as-args': true }),
+      async () => {
+        const { runCtl } = await import('./ctl/index.js');
+        code = await runCtl(args.slice(args.indexOf('ctl') + 1));
+      })
     .command('demo', 'start a local 3-node demo cluster (etcd, PostgreSQL, agents, HAProxy)', (y) => y
       .option('nodes', { type: 'number', default: 3 })
       .option('run-dir', { type: 'string', describe: 'where to keep data and logs' }),
@@ -114,7 +121,7 @@ export async function main(args: string[]): Promise<number> {
       code = await runDemo({ nodes: argv.nodes, ...(argv['run-dir'] ? { runDir: argv['run-dir'] } : {}) });
     })
     .command('bench <name>', 'run a benchmark (failover, soak)', (y) => y
-      .positional('name', { choices: ['failover', 'soak'] as const, demandOption: true })
+      .positional('name', { choices: ['failover', 'soak', 'switchover'] as const, demandOption: true })
       .option('runs', { type: 'number', describe: 'repetitions per fault' })
       .option('seconds', { type: 'number', describe: 'soak duration' }),
     async (argv) => {

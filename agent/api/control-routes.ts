@@ -176,7 +176,8 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (sc
         answer = await withTimeout(fn(control), timeoutMs);
       } catch (err) {
         req.log.error({ err: String(err), op }, `${op} failed`);
-        answer = { status: 503, body: { message: `${op} failed: ${err instanceof Error ? err.message : String(err)}`, code: 'FAILED' } };
+        const code = err instanceof OperationTimeout ? 'TIMEOUT' : 'FAILED';
+        answer = { status: 503, body: { message: `${op} failed: ${err instanceof Error ? err.message : String(err)}`, code } };
       }
     }
     const level = answer.status < 400 ? 'info' : 'warn';
@@ -293,10 +294,13 @@ function hasBody(req: FastifyRequest): boolean {
   return req.headers['transfer-encoding'] !== undefined;
 }
 
+/** The operation outlived the API's patience; it may still complete in the runtime. */
+class OperationTimeout extends Error {}
+
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms / 1000)} s; it may still complete`)), ms);
+    timer = setTimeout(() => reject(new OperationTimeout(`no answer within ${Math.round(ms / 1000)} s; it may still complete`)), ms);
   });
   try {
     return await Promise.race([p, timeout]);

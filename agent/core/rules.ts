@@ -2,7 +2,7 @@
 // (rendered into docs/decision-table.md and kept as a snapshot so a rule change shows as a diff),
 // the action it takes and the one-line reason it gives.
 import type { Action, ActionKind } from './types.js';
-import { eligibleReplicas, isEligible, selfAsCandidate } from './eligibility.js';
+import { eligibleReplicas, isEligible, neverPromote, selfAsCandidate } from './eligibility.js';
 import { asksMeToHandOver, notYetDue, switchoverTarget } from './switchover.js';
 import {
   type Situation, iLead, keyNamesMe, lastRanAsPrimary, leaderRunning, leaseValid, member, msLeft,
@@ -60,6 +60,16 @@ export const RULES: readonly Rule[] = [
     reason: () => 'etcd unreachable; changing nothing until it answers',
   },
   // --- bootstrap ------------------------------------------------------------------------------
+  {
+    // A member that may never be promoted must not become the first primary either (Patroni's
+    // bootstrap() skips nofailover nodes too): otherwise a cluster could start with its only
+    // primary on the node the operator excluded from leadership.
+    id: 'bootstrap.never-promote',
+    when: 'no `initialize` key; I may never be promoted (tagged nofailover, or failover_priority ≤ 0)',
+    action: 'wait',
+    applies: (s) => initialize(s).state === 'absent' && neverPromote(s.local.tags) !== null,
+    reason: (s) => `cluster is not initialized, but I may never be primary (${neverPromote(s.local.tags)}): waiting for another member to bootstrap it`,
+  },
   {
     id: 'bootstrap.race',
     when: 'no `initialize` key',

@@ -9,9 +9,11 @@ export const PROMPT_TIMEOUT_MS = 5 * 60_000;
 
 /** Ask one question on the terminal; resolves with the trimmed answer. */
 export async function ask(io: CtlIo, question: string, timeoutMs = PROMPT_TIMEOUT_MS): Promise<string> {
-  const rl = createInterface({ input: io.stdin, output: io.stdout as NodeJS.WritableStream, terminal: io.interactive });
+  // The prompt goes through io.stdout; readline only reads (the terminal echoes what is typed).
+  io.stdout.write(question);
+  const rl = createInterface({ input: io.stdin, terminal: false });
   try {
-    return (await rl.question(question, { signal: AbortSignal.timeout(timeoutMs) })).trim();
+    return (await rl.question('', { signal: AbortSignal.timeout(timeoutMs) })).trim();
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw new CtlFailure(`no answer within ${timeoutMs / 1000} s; aborted`);
     throw err;

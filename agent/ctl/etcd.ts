@@ -89,7 +89,7 @@ export class CtlEtcd implements ClusterSource {
     try {
       return await this.#runner.run(what, this.#runner.budget(this.#timeoutMs), fn, { idempotent });
     } catch (err) {
-      throw new CtlFailure(`etcd (${this.#hosts}): could not ${what}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new CtlFailure(`etcd (${this.#hosts}): ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 }

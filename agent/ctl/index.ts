@@ -82,8 +82,10 @@ export async function runCtl(args: readonly string[], io: CtlIo = processIo(), d
     .recommendCommands()
     .exitProcess(false)
     .fail((msg, err) => {
-      if (err) throw err;
-      throw new CtlUsageError(msg);
+      // Errors thrown by handlers keep their class (and exit code); yargs' own complaints
+      // (unknown flag, failed check) are usage errors.
+      if (err instanceof Error) throw err;
+      throw new CtlUsageError(msg || String(err));
     })
     .help()
     .version(false)

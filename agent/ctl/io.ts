@@ -43,7 +43,11 @@ export class CtlFailure extends Error {
 
 export function processIo(): CtlIo {
   const interrupt = new AbortController();
-  process.once('SIGINT', () => interrupt.abort());
+  process.once('SIGINT', () => {
+    // `list --watch` ends on the abort and exits 0; anything else is cut short like a default Ctrl-C.
+    interrupt.abort();
+    setTimeout(() => process.exit(130), 500).unref();
+  });
   return {
     stdout: process.stdout,
     stderr: process.stderr,

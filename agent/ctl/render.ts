@@ -128,18 +128,18 @@ export function renderListing(l: ClusterListing): string {
 }
 
 /**
- * `ctl topology`: the leader, and under it the replicas with how they replicate from it (the
- * leader's pg_stat_replication, by application_name = member name). Members that do not stream
- * from the leader are listed after it, at the top level.
+ * `ctl topology`: the leader and, under it, the other members (pgwarden replicas stream from the
+ * leader; there is no cascading). Each replica says how it replicates when the leader's
+ * pg_stat_replication (its /status `replication`, by application_name = member name) lists it,
+ * and "not replicating" when the leader lists others but not it.
  */
 export function renderTopology(read: ClusterRead, statuses: ReadonlyMap<string, MemberStatus | null>): string {
   const listing = buildListing(read, statuses);
   const leader = listing.members.find((m) => m.name === listing.leader) ?? null;
+  const leaderStatus = leader ? statuses.get(leader.name) ?? null : null;
   const replication = new Map<string, { state?: string; sync_state?: string }>();
-  if (leader) {
-    for (const r of statuses.get(leader.name)?.replication ?? []) {
-      if (r.application_name) replication.set(r.application_name, r);
-    }
+  for (const r of leaderStatus?.replication ?? []) {
+    if (r.application_name) replication.set(r.application_name, r);
   }
   const describe = (m: MemberEntry): string => {
     const parts = [ROLE_LABEL[m.role] ?? m.role, m.state];
@@ -151,23 +151,19 @@ export function renderTopology(read: ClusterRead, statuses: ReadonlyMap<string, 
   };
   const lines = [`Cluster: ${listing.scope}${listing.paused ? ' (paused)' : ''}`];
   const others = listing.members.filter((m) => m !== leader);
-  if (leader) {
-    lines.push(describe(leader));
-    const leaderAnswered = statuses.get(leader.name) != null;
-    const streaming = others.filter((m) => replication.has(m.name));
-    const rest = others.filter((m) => !replication.has(m.name));
-    streaming.forEach((m, i) => {
-      const r = replication.get(m.name)!;
-      const via = `${r.state ?? 'connected'}${r.sync_state ? `, ${r.sync_state}` : ''}`;
-      lines.push(`${i === streaming.length - 1 ? '└─' : '├─'} ${describe(m)} ← ${leader.name}: ${via}`);
-    });
-    for (const m of rest) {
-      lines.push(`${describe(m)} — not replicating from ${leader.name}${leaderAnswered ? '' : ` (${leader.name} did not answer)`}`);
-    }
-  } else {
+  if (leader === null) {
     lines.push('(no leader)');
     for (const m of others) lines.push(describe(m));
+    return `${lines.join('\n')}\n`;
   }
+  lines.push(`${describe(leader)}${leaderStatus === null ? ` (${leader.name} did not answer)` : ''}`);
+  others.forEach((m, i) => {
+    const r = replication.get(m.name);
+    const how = r
+      ? ` ← ${leader.name}: ${r.state ?? 'connected'}${r.sync_state ? `, ${r.sync_state}` : ''}`
+      : replication.size > 0 ? ` — not replicating from ${leader.name}` : '';
+    lines.push(`${i === others.length - 1 ? '└─' : '├─'} ${describe(m)}${how}`);
+  });
   return `${lines.join('\n')}\n`;
 }
 

@@ -5,7 +5,7 @@ import { parseSynchronousStandbyNames } from './conf.js';
 import { accessSync, constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AgentConfig } from '../config/types.js';
-import type { PgView } from '../core/types.js';
+import type { Lsn, PgView } from '../core/types.js';
 import { parseLsn } from '../core/lsn.js';
 import type { Logger } from '../log.js';
 import { sleep, systemClock } from '../clock.js';
@@ -478,6 +478,25 @@ export class PostgresAdapter implements PostgresNode {
     return (await readiness(this.dataDir, pm.pid)) === 'ready' ? 'running' : 'starting';
   }
 
+  /**
+   * A replica whose WAL receiver is down reports the timeline of its last restartpoint, which
+   * can be older than the timeline it already follows (its upstream promoted, then died). The
+   * newest timeline history file in pg_wal is what it follows: use the larger of the two.
+   */
+  async #withKnownTimeline(view: PgView): Promise<PgView> {
+    if (view.role !== 'replica') return view;
+    let newest = 0;
+    try {
+      for (const f of await fs.readdir(path.join(this.dataDir, 'pg_wal'))) {
+        const m = /^([0-9A-F]{8})\.history$/.exec(f);
+        if (m) newest = Math.max(newest, parseInt(m[1]!, 16));
+      }
+    } catch {
+      return view;
+    }
+    return newest > (view.timeline ?? 0) ? { ...view, timeline: newest } : view;
+  }
+
   async #reportedUpstream(): Promise<string | null> {
     if (!(await exists(path.join(this.dataDir, 'standby.signal')))) return null;
     return (await this.#currentUpstream())?.name ?? null;
@@ -497,7 +516,7 @@ export class PostgresAdapter implements PostgresNode {
       if (proc === 'running') {
         try {
           const [row] = await this.#probeConn.query<ProbeRow>(PROBE_SQL);
-          if (row) return viewFromProbe(row, upstream);
+          if (row) return await this.#withKnownTimeline(viewFromProbe(row, upstream));
         } catch (err) {
           this.#log.debug({ err: (err as Error).message }, 'probe query failed');
         }
@@ -671,9 +690,17 @@ export class PostgresAdapter implements PostgresNode {
   async promote(): Promise<void> {
     return this.#serial('promote', async () => {
       const wait = this.#opts.promoteWaitSeconds;
+      // pg_promote(wait => true) polls every 100 ms; signal it and poll every 10 ms instead.
       const ok = await withConnection(this.#actionConnection((wait + 5) * 1000), async (client) => {
-        const r = await client.query<{ ok: boolean }>('SELECT pg_promote(true, $1) AS ok', [wait]);
-        return r.rows[0]?.ok === true;
+        const r = await client.query<{ ok: boolean }>('SELECT pg_promote(false) AS ok');
+        if (r.rows[0]?.ok !== true) return false;
+        const until = Date.now() + wait * 1000;
+        while (Date.now() < until) {
+          const rec = await client.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec');
+          if (rec.rows[0]?.rec === false) return true;
+          await new Promise((res) => setTimeout(res, 10));
+        }
+        return false;
       });
       if (!ok) throw new Error(`pg_promote did not complete within ${wait} s`);
       this.#upstream = null;
@@ -696,6 +723,23 @@ export class PostgresAdapter implements PostgresNode {
     }
     this.#log.info({ synchronous_standby_names: value }, 'synchronous_standby_names set');
     return true;
+  }
+
+  async peerReceivedLsn(peer: Upstream): Promise<Lsn | null> {
+    try {
+      return await withConnection({
+        host: peer.host, port: peer.port, user: this.#pg.superuser.username, database: 'postgres',
+        ...(this.#pg.superuser.password ? { password: this.#pg.superuser.password } : {}),
+        application_name: 'pgwarden', connectionTimeoutMillis: 1000, statement_timeout: 1000, query_timeout: 2000,
+      }, async (client) => {
+        const r = await client.query<{ lsn: string | null }>('SELECT pg_last_wal_receive_lsn()::text AS lsn');
+        const text = r.rows[0]?.lsn;
+        return text ? parseLsn(text) : null;
+      });
+    } catch (err) {
+      this.#log.debug({ peer: peer.name, err: (err as Error).message }, 'could not read the peer\'s received position');
+      return null;
+    }
   }
 
   async checkpoint(): Promise<void> {

@@ -31,6 +31,13 @@ export interface ActionContext {
   setActivity(state: PgState | null): void;
   setRewindFailed(failed: boolean): void;
   setCleanHandover(clean: boolean): void;
+  /** We now hold the leader key on our lease (health answers may say so before the next read). */
+  setHoldsKey(held: boolean): void;
+  /**
+   * While false, this node does not claim the primary role in its health answers although it
+   * may still hold the key (a planned handover has begun: HAProxy must stop routing here).
+   */
+  setServing(serving: boolean): void;
   /** Last status we published, to write `status` only when it changed. */
   lastStatus: { optime: number; timeline: number } | null;
   /** Member name → monotonic ms it was last seen in a cluster view (slot retention). */
@@ -185,6 +192,7 @@ async function race(ctx: ActionContext, cluster: ClusterView, local: LocalView):
     return;
   }
   ctx.logger.info({ action: 'acquire_leader' }, 'won the race for the leader key');
+  ctx.setHoldsKey(true);
   if (local.pg.role === 'primary') {
     ctx.lease.arm(true);
     return publishLeaderState(ctx, cluster, local);

@@ -48,6 +48,8 @@ export class HaLoop {
   #notStreamingSince: number | null = null;
   #rewindFailed = false;
   #cleanHandover = false;
+  /** False from the start of a planned handover until PostgreSQL runs again. */
+  #serving = true;
   #activity: PgState | null = null;
   #lastRule: string | null = null;
   #wakeRequested = false;
@@ -71,7 +73,7 @@ export class HaLoop {
       onNewLease: () => { this.#holdsKey = false; this.wakeUp('new lease'); },
       // Health answers follow the lease between cycles too (rule 3).
       onRenewed: (deadline, sentAtWall) => {
-        deps.store.update(this.#holdsKey ? { leaseDeadline: deadline, leaseRenewedAt: sentAtWall } : { leaseRenewedAt: sentAtWall });
+        deps.store.update(this.#holdsKey && this.#serving ? { leaseDeadline: deadline, leaseRenewedAt: sentAtWall } : { leaseRenewedAt: sentAtWall });
       },
     });
     this.#actx = {
@@ -91,6 +93,14 @@ export class HaLoop {
       setActivity: (s) => { this.#activity = s; this.#publish(null); },
       setRewindFailed: (f) => { this.#rewindFailed = f; },
       setCleanHandover: (c) => { this.#cleanHandover = c; },
+      setServing: (on) => {
+        this.#serving = on;
+        if (!on) deps.store.update({ leaseDeadline: null });
+      },
+      setHoldsKey: (h) => {
+        this.#holdsKey = h;
+        if (h && this.#cluster) this.#cluster = { ...this.#cluster, leader: deps.identity.name };
+      },
       lastStatus: null,
       membersSeen: new Map(),
     };
@@ -272,7 +282,10 @@ export class HaLoop {
     const now = this.deps.clock.now();
     const down = pg.dataDir === 'initialized' && (pg.process === 'stopped' || pg.process === 'crashed');
     // A clean handover only matters until PostgreSQL runs again (as the new leader's replica).
-    if (pg.process === 'running') this.#cleanHandover = false;
+    if (pg.process === 'running') {
+      this.#cleanHandover = false;
+      this.#serving = true;
+    }
     this.#pgDownSince = down ? (this.#pgDownSince ?? now) : null;
     const lagging = pg.process === 'running' && pg.role === 'replica' && !pg.streaming;
     this.#notStreamingSince = lagging ? (this.#notStreamingSince ?? now) : null;
@@ -308,7 +321,7 @@ export class HaLoop {
       cluster: this.#cluster,
       dcsLastSeen: this.#dcsLastSeen,
       clusterReadAt: this.#clusterReadAt,
-      leaseDeadline: this.#holdsKey ? this.lease.deadline : null,
+      leaseDeadline: this.#holdsKey && this.#serving ? this.lease.deadline : null,
       lastDecision: this.#lastDecision,
       lastCycleAt: decision ? clock.now() : prev.lastCycleAt,
       settings: this.#settings,

@@ -33,6 +33,7 @@ export async function handOver(
     return 'candidate_lags';
   }
   const started = ctx.clock.now();
+  ctx.setServing(false);
   await ctx.pg.checkpoint();
   await ctx.pg.stop('fast');
   const stopped = await ctx.pg.probe();
@@ -40,7 +41,8 @@ export async function handOver(
   const until = ctx.clock.now() + CONFIRM_TIMEOUT_MS;
   let seen: number | null = null;
   while (ctx.clock.now() < until) {
-    seen = (await peerWal(ctx, m.apiUrl, candidate)).wal;
+    // Ask its PostgreSQL, not its API: the API's figures are refreshed once per HA cycle.
+    seen = await ctx.pg.peerReceivedLsn({ name: m.name, host: m.host, port: m.port });
     if (seen !== null && seen > checkpoint) break;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
@@ -48,6 +50,7 @@ export async function handOver(
     log.error({ checkpoint, candidate_wal: seen }, `${candidate} did not confirm our shutdown checkpoint; restarting as primary`);
     await ctx.pg.configurePrimary();
     await ctx.pg.start();
+    ctx.setServing(true);
     return 'not_confirmed';
   }
   ctx.setCleanHandover(true);

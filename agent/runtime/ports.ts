@@ -98,6 +98,8 @@ export interface PostgresNode {
   stop(mode: 'fast' | 'immediate'): Promise<void>;
   /** pg_promote(wait => true). */
   promote(): Promise<void>;
+  /** Another member's received WAL position, asked of its PostgreSQL directly (null if unknown). */
+  peerReceivedLsn(peer: Upstream): Promise<Lsn | null>;
   /** CHECKPOINT on the running server (makes the shutdown checkpoint of a later stop quick). */
   checkpoint(): Promise<void>;
   /** Re-read PostgreSQL's configuration files (pg_reload_conf). */

@@ -49,6 +49,9 @@ export interface AgentEnv {
   decided(agent: SimAgent, d: Decision): void;
   /** A refuse_start or other fatal stop: the simulator treats it as a failure. */
   fatal(agent: SimAgent, why: string): void;
+  /** A `status` write reached etcd while the leader key named someone else (statistics). */
+  staleStatusWrite(writer: string, holder: string | null): void;
+  readonly sabotage: ReadonlySet<string>;
 }
 
 /** What the agent's REST API answers from (a subset of NodeState). */
@@ -140,6 +143,11 @@ export class SimAgent {
 
   get holdsKey(): boolean {
     return this.#holdsKey;
+  }
+
+  /** The lease keeper's fence timer is armed (we serve as primary in the loop's eyes). */
+  get fenceArmed(): boolean {
+    return this.#lease.armed;
   }
 
   #log(what: string, quiet = false): void {
@@ -244,7 +252,10 @@ export class SimAgent {
       wallNow: this.env.wallEpochMs + this.env.sched.now,
       rewindFailed: this.#rewindFailed,
     };
-    const decision = decide(this.#cluster, local, this.settings);
+    let decision = decide(this.#cluster, local, this.settings);
+    if (this.env.sabotage.has('race-when-ineligible') && decision.rule === 'leaderless.ineligible') {
+      decision = { action: { kind: 'race' }, reason: `SABOTAGE: racing although ${decision.reason}`, rule: 'sabotage.race' };
+    }
     this.lastDecision = decision;
     this.env.decided(this, decision);
     this.#logDecision(decision);
@@ -377,7 +388,7 @@ export class SimAgent {
     const lk = this.#lease;
     lk.fenceTimer?.cancel();
     lk.fenceTimer = null;
-    if (!lk.armed || lk.stopped) return;
+    if (!lk.armed || lk.stopped || this.env.sabotage.has('no-fence')) return;
     const delay = lk.deadline === null ? 0 : Math.max(0, lk.deadline - this.clock.now());
     lk.fenceTimer = this.proc.timer(delay, () => {
       lk.fenceTimer = null;
@@ -442,6 +453,7 @@ export class SimAgent {
         return yield* this.#promote(cluster, local, d.reason);
       case 'fence':
         this.#arm(false);
+        if (this.env.sabotage.has('no-fence')) return;
         yield* this.#pgStop('immediate');
         return;
       case 'follow': {
@@ -606,7 +618,12 @@ export class SimAgent {
       const next: LeaderStatus = { optime: pg.walLsn, timeline: pg.timeline };
       const last = this.#lastStatus;
       if (!last || last.optime !== next.optime || last.timeline !== next.timeline) {
-        yield* this.#dcs('write status', (e) => e.put(KEY.status, next));
+        const name = this.name;
+        yield* this.#dcs('write status', (e) => {
+          const holder = e.get(KEY.leader)?.value;
+          if (holder !== name) this.env.staleStatusWrite(name, typeof holder === 'string' ? holder : null);
+          e.put(KEY.status, next);
+        });
         this.#lastStatus = next;
       }
     }

@@ -28,6 +28,22 @@ export interface ScheduledFault {
   readonly fault: Fault;
 }
 
+/**
+ * In scripted faults a node may be named by its role when the fault strikes: '@primary' (the
+ * leader key holder running a primary), '@replica' / '@replica2' (running replicas, by name),
+ * '@promoting' (the node whose promotion triggered the fault, see FaultTrigger).
+ */
+export type NodeRef = string;
+
+/** A scripted fault applied when something happens rather than at a fixed time. */
+export interface FaultTrigger {
+  /** 'promote-start': a node other than the last primary starts promoting. */
+  readonly on: 'promote-start';
+  /** Only after this simulated time. */
+  readonly after: number;
+  readonly fault: Fault;
+}
+
 export function describeFault(f: Fault): string {
   switch (f.kind) {
     case 'kill-node': return `kill node ${f.node} (back after ${f.downMs} ms)`;

@@ -96,6 +96,7 @@ export interface PgEnv {
   readonly rng: Rng;
   readonly trace: Trace;
   readonly systemId: string;
+  readonly sabotage: ReadonlySet<string>;
   /** wal_receiver_timeout / wal_sender_timeout, ms. */
   readonly replicationTimeoutMs: number;
   pg(name: string): SimPostgres | undefined;
@@ -395,7 +396,7 @@ export class SimPostgres {
     if (this.#pending.length === 0 || !this.data) return;
     const ssn = this.data.ssn;
     let upTo = Infinity;
-    if (ssn.length > 0) {
+    if (ssn.length > 0 && !this.env.sabotage.has('ack-without-standby')) {
       upTo = -1;
       for (const n of ssn) upTo = Math.max(upTo, this.#standbyFlush.get(n) ?? -1);
     }

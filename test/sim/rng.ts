@@ -63,4 +63,14 @@ export class Rng {
   fork(): Rng {
     return new Rng(this.u32());
   }
+
+  /**
+   * The stream named `label` of `seed`: adding a new named draw later does not shift the others,
+   * so a seed keeps most of its meaning across changes to the simulator.
+   */
+  static named(seed: number, label: string): Rng {
+    let h = (seed ^ 0x5bd1e995) | 0;
+    for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193);
+    return new Rng(h ^ (h >>> 15));
+  }
 }

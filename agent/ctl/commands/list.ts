@@ -19,8 +19,8 @@ export const listCommand: CommandRegistrar = (y, runner) => y.command(
     .option('watch', { alias: 'W', type: 'number', describe: 'refresh every N seconds until Ctrl-C' })
     .option('count', { type: 'number', describe: 'with --watch: stop after this many refreshes' })
     .check((a) => {
-      if (a.watch !== undefined && !(a.watch > 0)) throw new Error('--watch takes a number of seconds > 0');
-      if (a.count !== undefined && !(Number.isInteger(a.count) && a.count > 0)) throw new Error('--count takes a whole number > 0');
+      if (a.watch !== undefined && !(a.watch > 0)) return '--watch takes a number of seconds > 0';
+      if (a.count !== undefined && !(Number.isInteger(a.count) && a.count > 0)) return '--count takes a whole number > 0';
       return true;
     }),
   (argv) => runner.run(argv, (ctx) => runList(ctx, { json: argv.json, watch: argv.watch, count: argv.count })),

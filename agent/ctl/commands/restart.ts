@@ -5,7 +5,7 @@
 import type { MemberRecord } from '../../core/types.js';
 import { confirm } from '../confirm.js';
 import {
-  expectOk, fetchStatus, fetchStatuses, findMember, leaderOf, readCluster, sendTo, waitUntil, type CtlContext,
+  expectOk, fetchStatus, fetchStatuses, findMember, readCluster, sendTo, waitUntil, type CtlContext,
 } from '../context.js';
 import type { ClusterRead } from '../etcd.js';
 import { CtlFailure } from '../io.js';
@@ -136,4 +136,3 @@ export async function waitForRunning(ctx: CtlContext, m: MemberRecord, role: str
   }, 500);
 }
 
-export { leaderOf };

@@ -1,11 +1,13 @@
 // `ctl switchover`: a planned handover from the leader to a caught-up replica (POST /switchover
-// to the leader), now or at a scheduled time. Asks for confirmation unless --force.
+// to the leader), now or at a scheduled time; `--cancel` drops a scheduled one (DELETE
+// /switchover). Asks for confirmation unless --force.
 import { scheduledAtProblem } from '../../api/control-routes.js';
 import { ask, confirm } from '../confirm.js';
 import { expectOk, findMember, leaderOf, readCluster, sendToFirst, type CtlContext } from '../context.js';
 import { CtlFailure, CtlUsageError } from '../io.js';
 import { messageOf } from '../http.js';
 import { listing } from './list.js';
+import type { ClusterRead } from '../etcd.js';
 import { renderListing } from '../render.js';
 import type { CommandRegistrar } from '../index.js';
 
@@ -17,6 +19,8 @@ export interface SwitchoverOptions {
   readonly force: boolean;
   /** Seconds the agent may take to answer. */
   readonly timeout: number;
+  /** Cancel the scheduled switchover instead. */
+  readonly cancel?: boolean | undefined;
 }
 
 export const switchoverCommand: CommandRegistrar = (y, runner) => y.command(
@@ -27,7 +31,9 @@ export const switchoverCommand: CommandRegistrar = (y, runner) => y.command(
     .option('candidate', { type: 'string', describe: 'the new leader (default: the best eligible replica)' })
     .option('scheduled', { type: 'string', describe: 'when: ISO-8601 with a time zone (2030-01-01T03:00:00Z), or "now"' })
     .option('force', { type: 'boolean', default: false, describe: 'do not ask for confirmation' })
-    .option('timeout', { type: 'number', default: 90, describe: 'seconds to wait for the agent\'s answer' }),
+    .option('timeout', { type: 'number', default: 90, describe: 'seconds to wait for the agent\'s answer' })
+    .option('cancel', { type: 'boolean', default: false, describe: 'cancel the scheduled switchover' })
+    .conflicts('cancel', ['candidate', 'scheduled', 'leader']),
   (argv) => runner.run(argv, (ctx) => runSwitchover(ctx, argv)),
 );
 
@@ -35,6 +41,7 @@ export async function runSwitchover(ctx: CtlContext, o: SwitchoverOptions): Prom
   const { io } = ctx;
   const read = await readCluster(ctx);
   const leader = leaderOf(read);
+  if (o.cancel) return cancelSwitchover(ctx, read);
   if (leader === null) {
     throw new CtlFailure(`cluster ${ctx.scope} has no leader; a switchover needs one (use \`pgwarden ctl failover --candidate <member>\`)`);
   }
@@ -66,5 +73,16 @@ export async function runSwitchover(ctx: CtlContext, o: SwitchoverOptions): Prom
   }
   io.stdout.write(`${expectOk(res, 'switchover')}\n`);
   io.stdout.write(renderListing(await listing(ctx)));
+  return 0;
+}
+
+async function cancelSwitchover(ctx: CtlContext, read: ClusterRead): Promise<number> {
+  const scheduled = read.view.failover?.scheduledAt;
+  if (!scheduled) throw new CtlFailure(`cluster ${ctx.scope} has no scheduled switchover`);
+  await confirm(ctx.io, `Cancel the switchover scheduled at ${scheduled}?`, { force: ctx.io.interactive ? false : true });
+  const leader = leaderOf(read);
+  const order = [...(leader ? [leader] : []), ...read.view.members.filter((m) => m !== leader)];
+  const { res } = await sendToFirst(ctx, order, 'DELETE', '/switchover', { timeoutMs: 15_000 });
+  ctx.io.stdout.write(`${expectOk(res, 'cancelling the switchover')}\n`);
   return 0;
 }

@@ -2,9 +2,15 @@
 // each ends with one `BENCH_SUMMARY {json}` line for scripts.
 import { benchFailover } from './failover.js';
 import { benchSoak } from './soak.js';
+import { benchSwitchover } from './switchover.js';
 
-export async function runBench(name: 'failover' | 'soak', opts: { runs?: number; seconds?: number }): Promise<number> {
-  return name === 'failover'
-    ? benchFailover({ runs: opts.runs ?? 5 })
-    : benchSoak({ seconds: opts.seconds ?? 600 });
+export const BENCHMARKS = ['failover', 'soak', 'switchover'] as const;
+export type BenchName = (typeof BENCHMARKS)[number];
+
+export async function runBench(name: BenchName, opts: { runs?: number; seconds?: number }): Promise<number> {
+  switch (name) {
+    case 'failover': return benchFailover({ runs: opts.runs ?? 5 });
+    case 'soak': return benchSoak({ seconds: opts.seconds ?? 600 });
+    case 'switchover': return benchSwitchover({ runs: opts.runs ?? 5 });
+  }
 }

@@ -48,7 +48,7 @@ describe('switchover, pause and SIGTERM', () => {
     const cases: { body: Record<string, unknown>; status: number; message: RegExp }[] = [
       { body: { leader: leader.name, candidate: 'node3' }, status: 412, message: /node3 does not qualify: tagged nofailover/ },
       { body: { leader: leader.name, candidate: 'nosuchnode' }, status: 412, message: /nosuchnode is not a member/ },
-      { body: { leader: leader.name, candidate: leader.name }, status: 400, message: /same member/ },
+      { body: { leader: leader.name, candidate: leader.name }, status: 400, message: /same member|target and source/ },
       { body: { leader: other.name, candidate: leader.name }, status: 412, message: new RegExp(`leader is ${leader.name}`) },
       { body: { candidate: other.name }, status: 400, message: /leader/ },
       { body: { leader: leader.name, bogus: 1 }, status: 400, message: /bogus|unknown|additional/i },

@@ -60,7 +60,7 @@ describe('renderHaproxyConfig', () => {
     const s = sections(renderHaproxyConfig(base));
     for (const name of ['listen batman_rw', 'listen batman_ro']) {
       expect(s.get(name)).toContain(
-        'default-server inter 500ms fall 1 rise 1 fastinter 250ms downinter 500ms on-marked-down shutdown-sessions',
+        'default-server inter 500ms fall 1 rise 1 fastinter 250ms downinter 200ms on-marked-down shutdown-sessions',
       );
     }
   });
@@ -85,7 +85,7 @@ describe('renderHaproxyConfig', () => {
 
   it('accepts timing overrides', () => {
     const cfg = renderHaproxyConfig({ ...base, check: { inter: '3s', fall: 3, rise: 2 } });
-    expect(cfg).toContain('default-server inter 3s fall 3 rise 2 fastinter 250ms downinter 500ms on-marked-down shutdown-sessions');
+    expect(cfg).toContain('default-server inter 3s fall 3 rise 2 fastinter 250ms downinter 200ms on-marked-down shutdown-sessions');
   });
 
   it('renders listeners without servers for an empty member list', () => {
