@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// pgwarden's command line: `agent` runs the daemon; `ctl` operates a cluster; `demo` starts a local cluster; `bench`
+// pgwarden's command line: `agent` runs the daemon; `ctl` operates a cluster; `demo` starts a local cluster; `chaos` runs fault scenarios; `bench`
 // runs benchmarks; `proxy-config haproxy` renders (with --watch: maintains) an HAProxy config.
 // Exit codes: 0 success, 1 operation failed, 2 usage or config error.
 import yargs from 'yargs';
@@ -120,10 +120,28 @@ export async function main(args: string[]): Promise<number> {
       const { runDemo } = await import('./local/demo.js');
       code = await runDemo({ nodes: argv.nodes, ...(argv['run-dir'] ? { runDir: argv['run-dir'] } : {}) });
     })
-    .command('bench <name>', 'run a benchmark (failover, soak)', (y) => y
-      .positional('name', { choices: ['failover', 'soak', 'switchover'] as const, demandOption: true })
+    .command('chaos <action> [scenarios..]', 'run fault scenarios against a local netns cluster and check invariants (chaos list | chaos run SCENARIO… | subset | all)', (y) => y
+      .positional('action', { choices: ['run', 'list'] as const, demandOption: true })
+      .positional('scenarios', { type: 'string', array: true, default: [] as string[] })
+      .option('reps', { type: 'number', default: 1, describe: 'repetitions of each scenario' })
+      .option('report', { type: 'string', describe: 'write the full JSON report here' })
+      .option('mode', { choices: ['async', 'sync'] as const, default: 'async' as const, describe: 'replication mode of the cluster (sync: no acknowledged write may be lost)' })
+      .option('keep', { type: 'boolean', default: false, describe: 'keep run directories even when everything passed' }),
+    async (argv) => {
+      const { runChaosCommand } = await import('./chaos/command.js');
+      code = await runChaosCommand({
+        action: argv.action,
+        scenarios: (argv.scenarios ?? []).map(String),
+        reps: argv.reps,
+        mode: argv.mode,
+        keep: argv.keep,
+        ...(argv.report ? { report: argv.report } : {}),
+      });
+    })
+    .command('bench <name>', 'run a benchmark (failover, soak, switchover, health, routing, sync)', (y) => y
+      .positional('name', { choices: ['failover', 'soak', 'switchover', 'sync', 'health', 'routing'] as const, demandOption: true })
       .option('runs', { type: 'number', describe: 'repetitions per fault' })
-      .option('seconds', { type: 'number', describe: 'soak duration' }),
+      .option('seconds', { type: 'number', describe: 'soak duration; sync: each pgbench run (default 60)' }),
     async (argv) => {
       const { runBench } = await import('./local/bench/index.js');
       code = await runBench(argv.name, {

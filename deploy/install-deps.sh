@@ -14,6 +14,7 @@ command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v pgbench >/dev/null 2>&1 || need_apt+=(postgresql-contrib)
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)  # HTTP load tool: npm run bench:health
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -139,6 +139,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (sc
     void reply.code(500).send({ message: 'internal error', code: 'INTERNAL' });
   });
 
+  scope.decorateRequest('pgwardenUser', '');
   scope.addHook('onRequest', async (req, reply) => {
     const deny = (status: number, message: string, code: string): FastifyReply => {
       req.log.warn({ remoteAddress: req.ip, method: req.method, url: req.url, statusCode: status }, message);

@@ -42,7 +42,11 @@ export function isEligible(c: Candidate, cluster: ClusterView, settings: HaSetti
   if (lag !== null && lag > settings.maximumLagOnFailover) {
     return { ok: false, why: `replay lag ${lag} bytes > maximum_lag_on_failover ${settings.maximumLagOnFailover}` };
   }
-  if (settings.synchronousMode && cluster.sync && !cluster.sync.syncStandbys.includes(c.name)) {
+  // In synchronous mode the `sync` key names who holds every acknowledged commit: its standbys
+  // and its leader. The leader counts too (Patroni: sync.matches(name, check_leader=True)): a
+  // primary lost while `sync` named no standby (non-strict, none available, or just promoted)
+  // comes back as a replica, and must be able to lead again — otherwise nobody ever could.
+  if (settings.synchronousMode && cluster.sync && cluster.sync.leader !== c.name && !cluster.sync.syncStandbys.includes(c.name)) {
     return { ok: false, why: 'synchronous mode and not listed in sync' };
   }
   return { ok: true, detail: lag === null ? 'lag unknown (no published position)' : `lag ${lag} bytes` };

@@ -4,6 +4,7 @@
 import type { Action, ActionKind } from './types.js';
 import { eligibleReplicas, isEligible, neverPromote, selfAsCandidate } from './eligibility.js';
 import { asksMeToHandOver, notYetDue, switchoverTarget } from './switchover.js';
+import { syncBarsPromotion } from './sync.js';
 import {
   type Situation, iLead, keyNamesMe, lastRanAsPrimary, leaderRunning, leaseValid, member, msLeft,
   otherLeader, pgDown, pgPrimary, pgReplica, seconds,
@@ -223,6 +224,15 @@ export const RULES: readonly Rule[] = [
     action: 'renew_leader',
     applies: (s) => iLead(s) && pgPrimary(s),
     reason: () => 'I am the leader with the lock',
+  },
+  {
+    id: 'leader.promote-not-in-sync',
+    when: 'I hold the leader key and run a replica, but synchronous mode and `sync` does not name me',
+    action: 'release_leader',
+    applies: (s) => iLead(s) && pgReplica(s) && s.settings.synchronousMode && syncBarsPromotion(s.local.name, s.cluster) !== null,
+    // A race decided on a stale view can leave us holding the key; promoting then could lose
+    // commits only the listed standby confirmed (rule 5). Give the key back instead.
+    reason: (s) => `I hold the leader key but ${syncBarsPromotion(s.local.name, s.cluster)}: releasing it`,
   },
   {
     id: 'leader.promote',

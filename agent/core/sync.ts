@@ -5,9 +5,13 @@
 //      acknowledged commit — or, with none available, '' (non-strict: asynchronous) or '*'
 //      (strict: commits wait for any standby);
 //   3. publish: add to `sync` only standbys PostgreSQL already reports synchronous under an
-//      unchanged synchronous_standby_names (add to PostgreSQL first, publish second).
+//      unchanged synchronous_standby_names (add to PostgreSQL first, publish second), and that
+//      have replayed the primary's position from after that setting took effect (so they hold
+//      the commits acknowledged asynchronously before it, too — Patroni's _primary_flush_lsn).
+// Standbys that may never be promoted are chosen last (Patroni prefers members without
+// nofailover): a `sync` key naming only them would block every automatic failover.
 // Pure: the runtime supplies the replication rows and member tags.
-import type { Lsn } from './types.js';
+import type { ClusterView, Lsn } from './types.js';
 
 export interface SyncInput {
   readonly enabled: boolean;
@@ -21,6 +25,19 @@ export interface SyncInput {
   readonly candidates: ReadonlySet<string>;
   /** Standbys PostgreSQL reports as sync right now (sync_state 'sync' or 'quorum'). */
   readonly pgSync: readonly string[];
+  /**
+   * Candidates that may never be promoted (nofailover, failover_priority ≤ 0). They are chosen
+   * only when no promotable standby streams: as the only name in `sync` they would confirm
+   * commits but leave the cluster without any eligible replica when the primary dies.
+   */
+  readonly unpromotable: ReadonlySet<string>;
+  /**
+   * The primary's flushed WAL position measured after the current synchronous_standby_names
+   * took effect (null: not measured yet). A standby PostgreSQL reports 'sync' may still lack
+   * commits acknowledged *before* that (asynchronously); it is published only once its replay
+   * position reached this, so every name in `sync` holds every acknowledged commit.
+   */
+  readonly caughtUpTo: Lsn | null;
 }
 
 export interface SyncPlan {
@@ -60,13 +77,35 @@ export function planSync(input: SyncInput): SyncPlan {
     .filter((s) => !input.published.includes(s.name))
     .sort((a, b) => (b.lsn ?? -1) - (a.lsn ?? -1) || a.name.localeCompare(b.name))
     .map((s) => s.name);
-  const ordered = [...input.published.filter((n) => healthyNames.has(n)), ...rest];
+  const sticky = [...input.published.filter((n) => healthyNames.has(n)), ...rest];
+  // Standbys that could take over come first (a stable partition keeps the order above).
+  const ordered = [...sticky.filter((n) => !input.unpromotable.has(n)), ...sticky.filter((n) => input.unpromotable.has(n))];
   const chosen = ordered.slice(0, Math.max(1, input.count));
   const keep = input.published.filter((n) => chosen.includes(n));
   const unpublish = sameSet(keep, input.published) ? null : keep;
   const ssn = chosen.length ? ssnFor(chosen) : input.strict ? '*' : '';
-  const confirmed = chosen.filter((n) => input.pgSync.includes(n));
+  const replayed = new Map(healthy.map((s) => [s.name, s.lsn]));
+  const caughtUp = (n: string): boolean =>
+    input.caughtUpTo !== null && (replayed.get(n) ?? null) !== null && replayed.get(n)! >= input.caughtUpTo;
+  // Already published standbys stay (they confirmed every commit since); new ones must have caught up.
+  const confirmed = chosen.filter((n) => input.pgSync.includes(n) && (keep.includes(n) || caughtUp(n)));
   const publish = sameSet(confirmed, keep) ? null : confirmed;
   const state = chosen.length ? 'synchronous' : input.strict ? 'waiting' : 'asynchronous';
   return { unpublish, ssn, publish, chosen, state };
+}
+
+/**
+ * Rule 5 at the last moment: may `name`, holding the leader key, promote in synchronous mode,
+ * judged on the `sync` value it is about to take over? Only a member `sync` names (a standby,
+ * or the leader itself) holds every acknowledged commit. A race decided on a stale view can win
+ * the key after `sync` moved on (the sync standby was frozen meanwhile, the old primary came
+ * back and acknowledged commits without it); promoting then would lose them. An operator's
+ * failover naming `name` overrides. Returns why not, or null when promotion is allowed.
+ */
+export function syncBarsPromotion(name: string, cluster: ClusterView | null): string | null {
+  const sync = cluster?.sync ?? null;
+  if (sync === null || sync.leader === name || sync.syncStandbys.includes(name)) return null;
+  if (cluster?.failover?.candidate === name) return null;
+  const named = [sync.leader, ...sync.syncStandbys].join(', ');
+  return `sync names ${named}, not me: I may lack commits acknowledged since`;
 }

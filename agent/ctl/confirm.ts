@@ -12,8 +12,10 @@ export async function ask(io: CtlIo, question: string, timeoutMs = PROMPT_TIMEOU
   // The prompt goes through io.stdout; readline only reads (the terminal echoes what is typed).
   io.stdout.write(question);
   const rl = createInterface({ input: io.stdin, terminal: false });
+  // End of input (Ctrl-D, a closed pipe) answers "" rather than waiting for the timeout.
+  const closed = new Promise<string>((resolve) => rl.once('close', () => resolve('')));
   try {
-    return (await rl.question('', { signal: AbortSignal.timeout(timeoutMs) })).trim();
+    return (await Promise.race([rl.question('', { signal: AbortSignal.timeout(timeoutMs) }), closed])).trim();
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw new CtlFailure(`no answer within ${timeoutMs / 1000} s; aborted`);
     throw err;

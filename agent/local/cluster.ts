@@ -22,11 +22,12 @@ import { REDACT_PATHS } from '../log.js';
 import type { AgentConfig, DynamicConfig, StaticTags } from '../config/types.js';
 import { renderHaproxyConfig } from '../../proxy-config/render.js';
 import { checkHaproxyConfig, writeHaproxyConfig } from '../../proxy-config/write.js';
-import { renderAgentConfig, type DeepPartial, type LocalCredentials } from './agent-config.js';
+import { deepMerge, renderAgentConfig, type DeepPartial, type LocalCredentials } from './agent-config.js';
 import {
   clientUrl, etcdArgs, etcdMemberHealth, LOCAL_ETCD_TIMING, runEtcdctl, type EtcdctlResult, type EtcdMember, type EtcdTiming,
 } from './etcd.js';
 import { fetchHaproxyServers, haproxyArgs, type HaproxyServerState } from './haproxy.js';
+import { NetnsNetwork } from './netns.js';
 import { allocatePorts } from './ports.js';
 import { findPostmaster, readStat, signalQuietly, stopAndConfirm, withDescendants } from './procfs.js';
 import { OWNER_FILE, reapStale, RUN_FILE, SHM_PREFIX, type ReapResult } from './reap.js';
@@ -95,6 +96,12 @@ export interface LocalClusterOptions {
   reapStale?: boolean;
   /** Also receives the harness's events (they always go to <run>/cluster.log). */
   logger?: Logger;
+  /**
+   * Run each node (agent + PostgreSQL) in its own network namespace with its own address, linked
+   * to a bridge where etcd and HAProxy are reached (see netns.ts); enables `cluster.net` faults
+   * (partitions, latency). Needs root, ip, iptables and tc. Default false: everything on loopback.
+   */
+  netns?: boolean;
 }
 
 export interface LocalNode {
@@ -231,6 +238,7 @@ export class LocalCluster {
   #haproxyPorts: HaproxyPorts | null = null;
   #haproxyProc: TrackedProcess | null = null;
   #fatal: string | null = null;
+  #net: NetnsNetwork | null = null;
 
   constructor(opts: LocalClusterOptions = {}) {
     this.#opts = opts;
@@ -309,6 +317,11 @@ export class LocalCluster {
     return this.#haproxyPorts;
   }
 
+  /** The namespaces and bridge of a `netns: true` cluster (partitions, latency); null otherwise. */
+  get net(): NetnsNetwork | null {
+    return this.#net;
+  }
+
   node(ref: NodeRef): LocalNode {
     const name = typeof ref === 'string' ? ref : ref.name;
     const n = this.#nodes.find((x) => x.name === name);
@@ -317,7 +330,8 @@ export class LocalCluster {
   }
 
   pgConnString(ref: NodeRef, opts: { database?: string } = {}): string {
-    return this.#connString(LOCALHOST, this.node(ref).pgPort, opts.database);
+    const n = this.node(ref);
+    return this.#connString(n.pgHost, n.pgPort, opts.database);
   }
 
   /** Through HAProxy's read-write listener (the primary). */
@@ -385,6 +399,11 @@ export class LocalCluster {
     const self = readStat(process.pid);
     this.#shmDir = this.#chooseShmDir();
     this.#writeRunFile({ ownerPid: process.pid, ownerStartTime: self?.startTime ?? null });
+    if (this.#opts.netns) {
+      this.#net = NetnsNetwork.create(Array.from({ length: this.#agentCount }, (_, i) => `node${i + 1}`));
+      this.#writeRunFile({ netns: { tag: this.#net.tag, subnet: this.#net.subnet, bridge: this.#net.bridge, namespaces: this.#net.nodes.map((n) => n.ns) } });
+      this.#log.info({ tag: this.#net.tag, subnet: this.#net.subnet }, 'network namespaces created');
+    }
     if (this.#shmDir) {
       mkdirSync(this.#shmDir, { recursive: true, mode: 0o700 });
       writeFileSync(join(this.#shmDir, OWNER_FILE), JSON.stringify({ runDir: this.runDir, ownerPid: process.pid, ownerStartTime: self?.startTime ?? null }));
@@ -466,6 +485,7 @@ export class LocalCluster {
       }
     }
     this.#removeShmDir();
+    this.#destroyNet();
     this.#unregisterEmergency?.();
     this.#unregisterEmergency = null;
     this.#state = 'stopped';
@@ -755,7 +775,12 @@ export class LocalCluster {
       const token = `pgwarden-${this.runId}-${attempt}`;
       this.#etcdProcs = this.#etcd.map((m) => {
         rmSync(m.dataDir, { recursive: true, force: true });
-        return sup.spawn({ name: m.name, command: this.#bins.etcd, args: etcdArgs(m, this.#etcd, token, timing), logFile: m.logFile });
+        let args = etcdArgs(m, this.#etcd, token, timing);
+        if (this.#net) {
+          const extraUrl = `http://${this.#net.etcdAddress}:${m.clientPort}`;
+          args = args.map((a, k) => (k > 0 && (args[k - 1] === '--listen-client-urls' || args[k - 1] === '--advertise-client-urls') ? `${a},${extraUrl}` : a));
+        }
+        return sup.spawn({ name: m.name, command: this.#bins.etcd, args, logFile: m.logFile });
       });
       try {
         await waitFor(() => Promise.all(this.#etcd.map((m) => etcdMemberHealth(clientUrl(m), 1000))), {
@@ -788,6 +813,7 @@ export class LocalCluster {
   #describeNode(i: number, apiPort: number, pgPort: number): LocalNode {
     const name = `node${i + 1}`;
     const dir = join(this.runDir, name);
+    const host = this.#net ? this.#net.node(name).address : LOCALHOST;
     return {
       name,
       index: i,
@@ -795,10 +821,10 @@ export class LocalCluster {
       dataDir: join(dir, 'data'),
       configFile: join(dir, 'pgwarden.yml'),
       logFile: join(dir, 'agent.log'),
-      apiHost: LOCALHOST,
+      apiHost: host,
       apiPort,
-      apiUrl: `http://${LOCALHOST}:${apiPort}`,
-      pgHost: LOCALHOST,
+      apiUrl: `http://${host}:${apiPort}`,
+      pgHost: host,
       pgPort,
       tags: { ...this.#opts.tags?.[name] },
     };
@@ -808,12 +834,13 @@ export class LocalCluster {
     const runAs = this.#runAs;
     for (const n of this.#nodes) {
       mkdirSync(n.dir, { recursive: true, mode: 0o700 });
-      const extra = typeof this.#opts.extraConfig === 'function' ? this.#opts.extraConfig(n.name, n.index) : this.#opts.extraConfig;
+      const userExtra = typeof this.#opts.extraConfig === 'function' ? this.#opts.extraConfig(n.name, n.index) : this.#opts.extraConfig;
+      const extra = this.#net ? deepMerge(this.#netnsConfig(n, this.#net), userExtra ?? {}) : userExtra;
       const yaml = renderAgentConfig({
         name: n.name,
         scope: this.scope,
         namespace: this.namespace,
-        etcdHosts: this.#etcd.map((m) => `${LOCALHOST}:${m.clientPort}`),
+        etcdHosts: this.#etcd.map((m) => `${this.#net ? this.#net.etcdAddress : LOCALHOST}:${m.clientPort}`),
         apiPort: n.apiPort,
         pgPort: n.pgPort,
         dataDir: n.dataDir,
@@ -831,6 +858,22 @@ export class LocalCluster {
         chownSync(n.configFile, runAs.uid, runAs.gid);
       }
     }
+  }
+
+  /** A node's listen/connect addresses and pg_hba inside its namespace. */
+  #netnsConfig(n: LocalNode, net: NetnsNetwork): Record<string, unknown> {
+    const c = this.credentials;
+    return {
+      restapi: { listen: `${n.apiHost}:${n.apiPort}`, connect_address: `${n.apiHost}:${n.apiPort}` },
+      postgresql: {
+        listen: n.pgHost,
+        connect_address: `${n.pgHost}:${n.pgPort}`,
+        pg_hba: [
+          `host all all ${net.subnet} scram-sha-256`,
+          `host replication ${c.replication.username} ${net.subnet} scram-sha-256`,
+        ],
+      },
+    };
   }
 
   /** As the agents' user: can it run node, read the repository and reach the run directory? */
@@ -868,6 +911,7 @@ export class LocalCluster {
   }
 
   #spawnAgent(n: LocalNode): TrackedProcess {
+    if (this.#net) return this.#spawnAgentInNetns(n, this.#net);
     const p = this.#requireSupervisor().spawn({
       name: `agent ${n.name}`,
       command: process.execPath,
@@ -881,16 +925,43 @@ export class LocalCluster {
     return p;
   }
 
+  /** `ip netns exec <ns> setpriv --reuid … --pdeathsig KILL -- node cli.js agent` (ip execs in place: same pid). */
+  #spawnAgentInNetns(n: LocalNode, net: NetnsNetwork): TrackedProcess {
+    const runAs = this.#runAs;
+    const setpriv = findSetpriv();
+    const drop = runAs && setpriv
+      ? [setpriv, '--reuid', String(runAs.uid), '--regid', String(runAs.gid), '--init-groups', '--pdeathsig', 'KILL', '--']
+      : [];
+    if (runAs && !setpriv) throw new Error('LocalCluster netns: setpriv (util-linux) is needed to drop to the agents\' user inside a namespace');
+    const [ip, ...prefix] = net.execPrefix(n.name);
+    const p = this.#requireSupervisor().spawn({
+      name: `agent ${n.name}`,
+      command: ip!,
+      args: [...prefix, ...drop, process.execPath, this.#cli, 'agent', '-c', n.configFile],
+      logFile: n.logFile,
+      cwd: n.dir,
+      runAs: null,
+      node: n.name,
+      ...(runAs ? { env: { HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user } } : {}),
+    });
+    if (runAs) chownSync(n.logFile, runAs.uid, runAs.gid);
+    this.#agents.set(n.name, p);
+    return p;
+  }
+
   async #startHaproxy(): Promise<void> {
     const sup = this.#requireSupervisor();
     const [rwPort, roPort, statsPort] = (await allocatePorts(3)) as [number, number, number];
     const cfgFile = join(this.runDir, 'haproxy.cfg');
-    const text = renderHaproxyConfig({
+    let text = renderHaproxyConfig({
       scope: this.scope,
       members: this.#nodes.map((n) => ({ name: n.name, host: n.pgHost, port: n.pgPort, apiHost: n.apiHost, apiPort: n.apiPort })),
       listen: { rw: `${LOCALHOST}:${rwPort}`, ro: `${LOCALHOST}:${roPort}`, stats: `${LOCALHOST}:${statsPort}` },
       ...(this.#opts.replicaLag !== undefined ? { replicaLag: this.#opts.replicaLag } : {}),
     });
+    // netns: health checks and forwarded connections leave from HAProxy's own bridge address, so
+    // a node can drop HAProxy's packets without dropping the harness's.
+    if (this.#net) text = text.replace(/^defaults$/m, `defaults\n    source ${this.#net.haproxyAddress}`);
     await writeHaproxyConfig(cfgFile, text);
     const check = await checkHaproxyConfig(cfgFile, { haproxyBin: this.#bins.haproxy });
     if (!check.ok) throw new Error(`HAProxy rejects ${cfgFile}:\n${check.output}`);
@@ -941,8 +1012,16 @@ export class LocalCluster {
       this.#log.warn({ pids: killed }, 'emergency stop: killed every process of the run');
     } finally {
       this.#removeShmDir();
+      this.#destroyNet();
       this.#state = 'stopped';
     }
+  }
+
+  #destroyNet(): void {
+    if (!this.#net) return;
+    const left = this.#net.destroy();
+    if (left.length > 0) this.#log.error({ left }, 'could not remove network namespaces/links');
+    else this.#log.info({ tag: this.#net.tag }, 'network namespaces removed');
   }
 
   #removeShmDir(): void {

@@ -1,5 +1,5 @@
 // Carries out one decision. Side effects happen here only, in the order the decision names.
-import type { Action, ClusterView, Decision, HaSettings, LocalView, PgState } from '../core/types.js';
+import type { Action, ClusterView, Decision, HaSettings, LocalView, PgState, PgView } from '../core/types.js';
 import type { DynamicConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
@@ -38,10 +38,17 @@ export interface ActionContext {
    * may still hold the key (a planned handover has begun: HAProxy must stop routing here).
    */
   setServing(serving: boolean): void;
+  /** Publish a fresh probe to the health answers now (right after a promotion). */
+  publishPg(pg: PgView): void;
   /** Last status we published, to write `status` only when it changed. */
   lastStatus: { optime: number; timeline: number } | null;
   /** Member name → monotonic ms it was last seen in a cluster view (slot retention). */
   readonly membersSeen: Map<string, number>;
+}
+
+function leaseValidNow(ctx: ActionContext): boolean {
+  const deadline = ctx.lease.deadline;
+  return deadline !== null && ctx.clock.now() < deadline;
 }
 
 function upstreamOf(cluster: ClusterView | null, name: string): Upstream {
@@ -69,6 +76,11 @@ export async function execute(ctx: ActionContext, d: Decision, cluster: ClusterV
       await ctx.pg.configureStandby(a.leader ? upstreamOf(cluster, a.leader) : null);
       return withActivity(ctx, 'starting', () => ctx.pg.start());
     case 'start_primary':
+      if (!leaseValidNow(ctx)) {
+        ctx.logger.warn({ action: 'start_primary' }, 'lease deadline passed; not starting as primary');
+        return;
+      }
+      ctx.lease.arm(true);
       await ctx.pg.configurePrimary();
       return withActivity(ctx, 'starting', () => ctx.pg.start());
     case 'renew_leader':
@@ -139,6 +151,14 @@ async function initializeCluster(ctx: ActionContext, local: LocalView): Promise<
     await ctx.dcs.completeInitialize(probe.systemId);
     ctx.logger.info({ action: 'initialize_cluster', system_identifier: probe.systemId }, 'cluster bootstrapped; I am the leader');
   } catch (err) {
+    // A late answer may hide a success: if etcd already records our system identifier, this
+    // data directory IS the cluster now. Keep it; the next cycles take it from here.
+    const recorded = await ctx.dcs.readCluster().then((s) => s.view.initialize).catch(() => null);
+    const mine = (await ctx.pg.probe().catch(() => null))?.systemId ?? null;
+    if (recorded?.state === 'done' && mine !== null && recorded.systemId === mine) {
+      ctx.logger.warn({ action: 'initialize_cluster', err: String(err) }, 'bootstrap step failed after etcd recorded our system identifier; keeping the data directory');
+      throw err;
+    }
     ctx.logger.error({ action: 'initialize_cluster', err: String(err) }, 'bootstrap failed; giving the race back');
     ctx.lease.arm(false);
     await ctx.pg.stop('immediate').catch(() => undefined);
@@ -204,10 +224,24 @@ async function promote(ctx: ActionContext, cluster: ClusterView | null, local: L
   const before = local.pg.timeline ?? 0;
   const at = local.pg.replayedLsn ?? local.pg.receivedLsn ?? 0;
   const started = ctx.clock.now();
-  if (!(await claimSyncBeforePromote(ctx, cluster))) return;
+  if (!(await claimSyncBeforePromote(ctx, cluster))) {
+    // Our view of `sync` was stale: do not sit on the key (the next cycle decides afresh).
+    await ctx.dcs.releaseLeader();
+    ctx.setHoldsKey(false);
+    return;
+  }
+  // Rule 2 at the moment of acting: never become writable past our lease deadline, and arm the
+  // fence timer before PostgreSQL can accept a write.
+  if (!leaseValidNow(ctx)) {
+    ctx.logger.warn({ action: 'promote' }, 'lease deadline passed before promoting; not promoting');
+    return;
+  }
+  ctx.lease.arm(true);
   await ctx.pg.promote();
   ctx.lease.arm(true);
   const after = await ctx.pg.probe();
+  // Health answers say "primary" at once; status, slots and history follow.
+  ctx.publishPg(after);
   ctx.logger.info({ action: 'promote', timeline: after.timeline, took_ms: Math.round(ctx.clock.now() - started) }, 'promoted PostgreSQL to primary');
   await publishLeaderState(ctx, cluster, { ...local, pg: after });
   await ctx.dcs.appendHistory({

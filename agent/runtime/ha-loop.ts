@@ -93,6 +93,10 @@ export class HaLoop {
       setActivity: (s) => { this.#activity = s; this.#publish(null); },
       setRewindFailed: (f) => { this.#rewindFailed = f; },
       setCleanHandover: (c) => { this.#cleanHandover = c; },
+      publishPg: (pg) => {
+        this.#track(pg);
+        this.#publish(null, pg);
+      },
       setServing: (on) => {
         this.#serving = on;
         if (!on) deps.store.update({ leaseDeadline: null });
@@ -230,6 +234,9 @@ export class HaLoop {
       this.#track(after);
       this.lease.arm(after.process === 'running' && after.role === 'primary' && !this.#cluster?.paused);
       this.#publish(decision, after);
+      // The status document lists the primary's replication connections (pg_stat_replication).
+      const replication = after.process === 'running' && after.role === 'primary' ? await this.deps.pg.replication() : [];
+      this.deps.store.update({ replication });
       await this.#touchMember(after);
     }
     this.deps.metrics?.observeCycle((clock.now() - started) / 1000);

@@ -71,7 +71,9 @@ export class LeaseKeeper {
       this.#inFlight = p;
       void p.finally(() => {
         if (this.#inFlight === p) this.#inFlight = null;
-        this.#schedule(renewIntervalMs(this.deps.settings()));
+        // After a failed renewal try again soon: waiting a whole interval after a timeout could
+        // let the deadline pass on a single slow round trip.
+        this.#schedule(this.#failures > 0 ? Math.min(100, renewIntervalMs(this.deps.settings())) : renewIntervalMs(this.deps.settings()));
       });
     }, delay);
   }
@@ -80,6 +82,12 @@ export class LeaseKeeper {
     const settings = this.deps.settings();
     try {
       const r = await this.deps.dcs.renewLease();
+      if (r.newLease && this.#armed) {
+        // Our old lease expired: the leader key went with it. Fence now rather than let the
+        // new lease's deadline keep a primary that no longer holds the key (rule 1).
+        this.deps.logger.error({ action: 'fence' }, 'etcd lease expired and was re-granted while primary: fencing PostgreSQL');
+        void this.deps.fence('lease expired and was re-granted; the leader key is gone');
+      }
       const next = leaseDeadline(r.sentAt, settings.ttlMs);
       // A late success of an older request must not move the deadline backwards.
       if (this.#deadline === null || next > this.#deadline) this.#deadline = next;

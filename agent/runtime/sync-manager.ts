@@ -1,9 +1,38 @@
 // Carries out the synchronous replication plan (core/sync.ts) on the primary, in rule 5's
 // order: unpublish (CAS) → synchronous_standby_names → publish (CAS). A failed CAS stops the
 // cycle's plan; the next cycle starts again from what etcd and PostgreSQL say.
-import type { ClusterView, SyncState } from '../core/types.js';
-import { planSync, type SyncPlan } from '../core/sync.js';
+import type { ClusterView, Lsn, SyncState } from '../core/types.js';
+import { planSync, syncBarsPromotion, type SyncPlan } from '../core/sync.js';
+import { neverPromote } from '../core/eligibility.js';
 import type { ActionContext } from './actions.js';
+
+/**
+ * When synchronous_standby_names last changed (monotonic ms; null: before this agent set it)
+ * and the primary's flushed position measured once the change was surely in force (null: not
+ * yet). pg_reload_conf() returns before PostgreSQL applies the file, so the position is taken
+ * at least SETTLE_MS later, as Patroni does: every commit acknowledged asynchronously before
+ * the new setting took effect ends at or before it.
+ */
+interface Barrier {
+  changedAt: number | null;
+  lsn: Lsn | null;
+}
+
+const SETTLE_MS = 100;
+const barriers = new WeakMap<ActionContext, Barrier>();
+
+function barrierOf(ctx: ActionContext): Barrier {
+  let b = barriers.get(ctx);
+  if (!b) {
+    b = { changedAt: null, lsn: null };
+    barriers.set(ctx, b);
+  }
+  return b;
+}
+
+function settingChanged(ctx: ActionContext): void {
+  barriers.set(ctx, { changedAt: ctx.clock.now(), lsn: null });
+}
 
 export interface SyncOutcome {
   readonly plan: SyncPlan;
@@ -15,8 +44,13 @@ export async function manageSync(ctx: ActionContext, cluster: ClusterView): Prom
   const dyn = ctx.dynamic();
   const current: SyncState | null = cluster.sync;
   let published = current?.leader === ctx.name ? [...current.syncStandbys] : [];
+  const barrier = barrierOf(ctx);
+  if (dyn.synchronous_mode && barrier.lsn === null && (barrier.changedAt === null || ctx.clock.now() - barrier.changedAt >= SETTLE_MS)) {
+    barrier.lsn = (await ctx.pg.probe()).walLsn;
+  }
   const rows = await ctx.pg.replication();
-  const candidates = new Set(cluster.members.filter((m) => m.name !== ctx.name && !m.tags.nosync).map((m) => m.name));
+  const others = cluster.members.filter((m) => m.name !== ctx.name && !m.tags.nosync);
+  const candidates = new Set(others.map((m) => m.name));
   const plan = planSync({
     enabled: dyn.synchronous_mode,
     strict: dyn.synchronous_mode_strict,
@@ -25,6 +59,8 @@ export async function manageSync(ctx: ActionContext, cluster: ClusterView): Prom
     streaming: rows.filter((r) => r.state === 'streaming').map((r) => ({ name: r.application_name, lsn: r.replay_lsn })),
     candidates,
     pgSync: rows.filter((r) => r.sync_state === 'sync' || r.sync_state === 'quorum').map((r) => r.application_name),
+    unpromotable: new Set(others.filter((m) => neverPromote(m.tags) !== null).map((m) => m.name)),
+    caughtUpTo: barrier.lsn,
   });
   const log = ctx.logger.child({ component: 'sync' });
   let expected: SyncState | null = current;
@@ -40,6 +76,7 @@ export async function manageSync(ctx: ActionContext, cluster: ClusterView): Prom
   }
   const changed = await ctx.pg.setSynchronousStandbyNames(plan.ssn);
   if (changed) {
+    settingChanged(ctx);
     if (plan.state === 'asynchronous') {
       log.warn({ action: 'sync', state: plan.state }, 'synchronous mode: no eligible standby; commits are acknowledged ASYNCHRONOUSLY until one returns (no automatic failover meanwhile)');
     } else if (plan.state === 'waiting') {
@@ -67,11 +104,19 @@ export async function manageSync(ctx: ActionContext, cluster: ClusterView): Prom
 export async function claimSyncBeforePromote(ctx: ActionContext, cluster: ClusterView | null): Promise<boolean> {
   const dyn = ctx.dynamic();
   if (!dyn.synchronous_mode) return true;
+  // A key won on a stale view: `sync` no longer names us. Give the key back rather than keep it
+  // and promote on a later cycle (leader.promote) against the fresh `sync`.
+  const barred = syncBarsPromotion(ctx.name, cluster);
+  if (barred) {
+    ctx.logger.warn({ action: 'promote' }, `not promoting: ${barred}; releasing the leader key`);
+    await ctx.dcs.releaseLeader().catch(() => false);
+    return false;
+  }
   const next = { leader: ctx.name, syncStandbys: [] as string[] };
   if (!(await ctx.dcs.writeSync(next, cluster?.sync ?? null))) {
     ctx.logger.warn({ action: 'promote' }, 'postponing promotion: lost the compare-and-swap on sync');
     return false;
   }
-  await ctx.pg.setSynchronousStandbyNames(dyn.synchronous_mode_strict ? '*' : '');
+  if (await ctx.pg.setSynchronousStandbyNames(dyn.synchronous_mode_strict ? '*' : '')) settingChanged(ctx);
   return true;
 }

@@ -7,14 +7,19 @@
 //                   clock, a fence timer at the deadline while armed (independent of the loop)
 //   actions.ts      each action's side effects, in the same order
 //   race-runner.ts  ask every peer's /status (network, timeout), then decideRace()
+//   sync-manager.ts rule 5 on the primary: the real planSync() carried out in the same order
+//                   (unpublish → synchronous_standby_names → publish), the settle barrier, and
+//                   the claim of `sync` before promoting
 //   etcd-dcs.ts     the same etcd transactions (compare value / lease / create revision)
 // The code is generator-based (see proc.ts) so that a cycle, a lease renewal and the fence timer
 // interleave exactly as their async counterparts would, with simulated time and failures.
 import { decide } from '../../agent/core/decide.js';
 import { decideRace } from '../../agent/core/race.js';
 import { leaseDeadline, renewIntervalMs } from '../../agent/core/lease.js';
+import { planSync } from '../../agent/core/sync.js';
+import { neverPromote } from '../../agent/core/eligibility.js';
 import type {
-  ClusterView, Decision, HaSettings, HistoryRow, LeaderStatus, LocalView, PeerStatus, PgState, PgView,
+  ClusterView, Decision, HaSettings, HistoryRow, LeaderStatus, LocalView, Lsn, PeerStatus, PgState, PgView,
   SyncState, Tags,
 } from '../../agent/core/types.js';
 import { memberRecord, pgStateOf, type Identity } from '../../agent/runtime/member-record.js';
@@ -25,11 +30,12 @@ import type { Host, Network } from './network.js';
 import type { SimPostgres } from './postgres.js';
 import { Proc, SimFailure, TaskAbort, join, perform, spawn, type Co, type Task, type Timer } from './proc.js';
 import type { Rng } from './rng.js';
-import { syncDuty, type SyncCtx } from './sync-mode.js';
 import type { Trace } from './trace.js';
 
 /** Keys whose change wakes the loop at once ('' = the watch may have missed changes). */
 const WAKE_KEYS = /^(leader|config|failover|initialize|sync|)$/;
+/** sync-manager.ts SETTLE_MS: the position is measured this long after the setting changed. */
+const SYNC_SETTLE_MS = 100;
 /** Actions that may take seconds: the member key is published before them. */
 const LONG_ACTIONS: ReadonlySet<string> = new Set([
   'initialize_cluster', 'clone_from_leader', 'rebuild', 'start_replica', 'start_primary', 'rewind',
@@ -49,8 +55,12 @@ export interface AgentEnv {
   decided(agent: SimAgent, d: Decision): void;
   /** A refuse_start or other fatal stop: the simulator treats it as a failure. */
   fatal(agent: SimAgent, why: string): void;
-  /** A `status` write reached etcd while the leader key named someone else (statistics). */
-  staleStatusWrite(writer: string, holder: string | null): void;
+  /** The agent won the leader key in a race decided on etcd revision `decidedOn`. */
+  wonRace(agent: SimAgent): void;
+  /** The agent just sent the etcd operation `what` (scenario triggers). */
+  requestSent(agent: SimAgent, what: string): void;
+  /** A `status` write reached etcd; `holder` is who the leader key named then. */
+  statusWritten(writer: string, holder: string | null): void;
   readonly sabotage: ReadonlySet<string>;
 }
 
@@ -101,6 +111,8 @@ export class SimAgent {
 
   // Per-incarnation state (a restarted agent starts from scratch, like the real process).
   #leaseId: number | null = null;
+  /** The lease our last successful acquireLeader bound the key to (observation only). */
+  #keyLease: number | null = null;
   #cluster: ClusterView | null = null;
   #holdsKey = false;
   #pgDownSince: number | null = null;
@@ -113,7 +125,8 @@ export class SimAgent {
   #lastRule: string | null = null;
   #unwatch: (() => void) | null = null;
   #lease: LeaseState = SimAgent.#freshLease();
-  #sync: SyncCtx;
+  /** sync-manager.ts Barrier: when synchronous_standby_names changed, and the position after. */
+  #barrier: { changedAt: number | null; lsn: Lsn | null } = { changedAt: null, lsn: null };
 
   constructor(
     readonly name: string,
@@ -125,7 +138,6 @@ export class SimAgent {
     this.proc = new Proc(env.sched, clock);
     this.host = pg.host;
     this.identity = { name, apiUrl: `http://${name}:8008/`, host: name, port: 5432, tags };
-    this.#sync = this.#syncCtx();
   }
 
   static #freshLease(): LeaseState {
@@ -145,6 +157,21 @@ export class SimAgent {
     return this.#holdsKey;
   }
 
+  /** Our current etcd lease (null before the first grant or after losing it). */
+  get leaseId(): number | null {
+    return this.#leaseId;
+  }
+
+  /** We won the leader key on a lease we no longer have (the key went with it). */
+  get leaseChangedSinceKey(): boolean {
+    return this.#keyLease !== null && this.#keyLease !== this.#leaseId;
+  }
+
+  /** etcd revision of the cluster view this cycle decided on (0 before the first read). */
+  get decidedOnRevision(): number {
+    return this.#viewRevision;
+  }
+
   /** The lease keeper's fence timer is armed (we serve as primary in the loop's eyes). */
   get fenceArmed(): boolean {
     return this.#lease.armed;
@@ -159,6 +186,7 @@ export class SimAgent {
   boot(): void {
     this.proc.boot();
     this.#leaseId = null;
+    this.#keyLease = null;
     this.#cluster = null;
     this.#holdsKey = false;
     this.#pgDownSince = null;
@@ -170,7 +198,7 @@ export class SimAgent {
     this.#lastStatus = null;
     this.#lastRule = null;
     this.#lease = SimAgent.#freshLease();
-    this.#sync = this.#syncCtx();
+    this.#barrier = { changedAt: null, lsn: null };
     this.published = { pg: UNKNOWN_PG, pgState: 'stopped', cluster: null, leaseDeadline: null, lastCycleAt: null };
     this.lastDecision = null;
     this.pg.onUnexpectedExit = this.proc.gate(() => {
@@ -276,11 +304,13 @@ export class SimAgent {
   }
 
   #lastReadOk = false;
+  #viewRevision = 0;
 
   *#readCluster(): Co<Snapshot | null> {
     try {
       const snap = yield* this.#dcs('read cluster', (e) => decodeCluster(e.range(), e.revision));
       this.#cluster = snap.view;
+      this.#viewRevision = snap.revision;
       this.#holdsKey = snap.view.leader === this.name && snap.leaderLease !== null && snap.leaderLease === this.#leaseId;
       this.#lastReadOk = true;
       return snap;
@@ -577,6 +607,10 @@ export class SimAgent {
       return;
     }
     this.#log('WON the race for the leader key');
+    this.env.wonRace(this);
+    // ctx.setHoldsKey(true): health answers may say so before the next read.
+    this.#holdsKey = true;
+    if (this.#cluster) this.#cluster = { ...this.#cluster, leader: this.name };
     if (local.pg.role === 'primary') {
       this.#arm(true);
       return yield* this.#publishLeaderState(cluster, local);
@@ -587,16 +621,7 @@ export class SimAgent {
   *#promote(cluster: ClusterView | null, local: LocalView, reason: string): Co<void> {
     const before = local.pg.timeline ?? 0;
     const at = local.pg.replayedLsn ?? local.pg.receivedLsn ?? 0;
-    if (this.settings.synchronousMode) {
-      // Rule 5 (modelled, see sync-mode.ts): a new primary rewrites `sync` before it promotes.
-      const expected = cluster?.sync ?? null;
-      const next: SyncState = { leader: this.name, syncStandbys: [] };
-      if (!(yield* this.#writeSync(next, expected))) {
-        this.#log('sync key changed under me; not promoting (giving the leader key back)');
-        yield* this.#swallow(this.#releaseLeader());
-        throw new SimFailure('sync key changed before promotion');
-      }
-    }
+    if (!(yield* this.#claimSyncBeforePromote(cluster))) return;
     yield* this.#pgCall<void>('promote', (done) => this.pg.promote(done));
     this.#arm(true);
     const after = yield* this.#probe();
@@ -621,25 +646,75 @@ export class SimAgent {
         const name = this.name;
         yield* this.#dcs('write status', (e) => {
           const holder = e.get(KEY.leader)?.value;
-          if (holder !== name) this.env.staleStatusWrite(name, typeof holder === 'string' ? holder : null);
+          this.env.statusWritten(name, typeof holder === 'string' ? holder : null);
           e.put(KEY.status, next);
         });
         this.#lastStatus = next;
       }
     }
-    if (this.settings.synchronousMode && cluster) yield* syncDuty(this.#sync, cluster);
+    if (cluster && (this.settings.synchronousMode || cluster.sync?.leader === this.name)) yield* this.#manageSync(cluster);
   }
 
-  #syncCtx(): SyncCtx {
-    const self = this;
-    return {
-      name: this.name,
-      pg: this.pg,
-      log: (what) => this.#log(`sync: ${what}`),
-      writeSync: (next, expected) => self.#writeSync(next, expected),
-      setSyncStandbys: (names) => self.#pgCall<void>('set synchronous_standby_names', (done) => self.pg.setSyncStandbys(names, done)),
-      pending: null,
-    };
+  // --- synchronous replication (sync-manager.ts) -----------------------------------------------
+
+  /** manageSync(): the real planSync(), carried out as unpublish → ssn → publish. */
+  *#manageSync(cluster: ClusterView): Co<void> {
+    const current: SyncState | null = cluster.sync;
+    let published = current?.leader === this.name ? [...current.syncStandbys] : [];
+    const b = this.#barrier;
+    if (this.settings.synchronousMode && b.lsn === null && (b.changedAt === null || this.clock.now() - b.changedAt >= SYNC_SETTLE_MS)) {
+      b.lsn = (yield* this.#probe()).walLsn;
+    }
+    yield* this.#sleep(this.env.rng.int(1, 4)); // SELECT … FROM pg_stat_replication
+    const rows = this.pg.replication();
+    const others = cluster.members.filter((m) => m.name !== this.name && !m.tags.nosync);
+    const plan = planSync({
+      enabled: this.settings.synchronousMode,
+      strict: this.settings.synchronousModeStrict,
+      count: 1,
+      published,
+      streaming: rows.filter((r) => r.state === 'streaming').map((r) => ({ name: r.application_name, lsn: r.replay_lsn })),
+      candidates: new Set(others.map((m) => m.name)),
+      pgSync: rows.filter((r) => r.sync_state === 'sync' || r.sync_state === 'quorum').map((r) => r.application_name),
+      unpromotable: new Set(others.filter((m) => neverPromote(m.tags) !== null).map((m) => m.name)),
+      caughtUpTo: b.lsn,
+    });
+    let expected: SyncState | null = current;
+    if (plan.unpublish) {
+      const next: SyncState = { leader: this.name, syncStandbys: [...plan.unpublish] };
+      if (!(yield* this.#writeSync(next, expected))) {
+        this.#log('sync: lost the compare-and-swap on sync; retrying next cycle');
+        return;
+      }
+      this.#log(`sync: unpublished ${published.filter((n) => !plan.unpublish!.includes(n)).join(',')} (sync now [${next.syncStandbys.join(',')}])`);
+      expected = next;
+      published = [...plan.unpublish];
+    }
+    const changed = yield* this.#pgSetSsn(plan.ssn);
+    if (changed) {
+      this.#barrier = { changedAt: this.clock.now(), lsn: null };
+      this.#log(`sync: synchronous_standby_names = '${plan.ssn}' (${plan.state})`);
+    } else if (plan.publish) {
+      const next: SyncState = { leader: this.name, syncStandbys: [...plan.publish] };
+      if (yield* this.#writeSync(next, expected)) this.#log(`sync: published [${next.syncStandbys.join(',')}]`);
+      else this.#log('sync: lost the compare-and-swap on sync; retrying next cycle');
+    }
+  }
+
+  /** claimSyncBeforePromote(): take over `sync` (CAS) before promoting; on failure postpone. */
+  *#claimSyncBeforePromote(cluster: ClusterView | null): Co<boolean> {
+    if (!this.settings.synchronousMode) return true;
+    const next: SyncState = { leader: this.name, syncStandbys: [] };
+    if (!(yield* this.#writeSync(next, cluster?.sync ?? null))) {
+      this.#log('postponing promotion: lost the compare-and-swap on sync');
+      return false;
+    }
+    if (yield* this.#pgSetSsn(this.settings.synchronousModeStrict ? '*' : '')) this.#barrier = { changedAt: this.clock.now(), lsn: null };
+    return true;
+  }
+
+  *#pgSetSsn(ssn: string): Co<boolean> {
+    return yield* this.#pgCall<boolean>('set synchronous_standby_names', (done) => this.pg.setSynchronousStandbyNames(ssn, done));
   }
 
   // --- peers (race-runner.ts, api/peer-client.ts) ----------------------------------------------
@@ -726,6 +801,8 @@ export class SimAgent {
         t.cancel();
         resume(res);
       });
+      // Right after the request left (a scenario may now delay or lose the answer).
+      this.env.sched.at(this.env.sched.now, () => this.env.requestSent(this, what));
     });
     if (r instanceof EtcdRefusal) throw new SimFailure(`${what}: ${r.kind}: ${r.message}`);
     return r;
@@ -774,7 +851,7 @@ export class SimAgent {
     const lease = this.#requireLease();
     const name = this.name;
     try {
-      return yield* this.#dcs('acquire leader', (e) => e.txn(() => {
+      const won = yield* this.#dcs('acquire leader', (e) => e.txn(() => {
         const kv = e.get(KEY.leader);
         if (kv && kv.value === name && kv.lease === lease) return true;
         if (kv && kv.value !== name) return false;
@@ -782,6 +859,8 @@ export class SimAgent {
         e.put(KEY.leader, name, lease);
         return true;
       }));
+      if (won) this.#keyLease = lease;
+      return won;
     } catch (err) {
       if (err instanceof SimFailure && err.message.includes('no_lease') && this.#leaseId === lease) this.#leaseId = null;
       throw err;

@@ -31,14 +31,25 @@ export interface ScheduledFault {
 /**
  * In scripted faults a node may be named by its role when the fault strikes: '@primary' (the
  * leader key holder running a primary), '@replica' / '@replica2' (running replicas, by name),
- * '@promoting' (the node whose promotion triggered the fault, see FaultTrigger).
+ * '@promoting' / '@requesting' / '@deciding' (the node that fired the trigger, see FaultTrigger),
+ * '@last-primary' (the node promoted last), '@bystander'
+ * (the first running replica that is not promoting and may be promoted).
  */
 export type NodeRef = string;
 
 /** A scripted fault applied when something happens rather than at a fixed time. */
 export interface FaultTrigger {
-  /** 'promote-start': a node other than the last primary starts promoting. */
-  readonly on: 'promote-start';
+  /**
+   * 'promote-start': a node other than the last primary starts promoting ('@promoting');
+   * 'request-sent': an agent has just sent the etcd operation named `op` ('@requesting'); the
+   * request is on its way, so a fault now delays or loses only what follows (the answer);
+   * 'decided': decide() just chose `rule` for an agent ('@deciding'), before it acts.
+   */
+  readonly on: 'promote-start' | 'request-sent' | 'decided';
+  /** For 'request-sent': the operation, as the agent names it ('acquire leader', 'claim initialize'…). */
+  readonly op?: string;
+  /** For 'decided': the rule decide() chose ('leaderless.race'…); the node is '@deciding'. */
+  readonly rule?: string;
   /** Only after this simulated time. */
   readonly after: number;
   readonly fault: Fault;

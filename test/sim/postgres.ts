@@ -83,7 +83,7 @@ export interface PgData {
   replay: number;
   controlState: ControlState;
   /** synchronous_standby_names (postgresql.auto.conf: survives restarts). */
-  ssn: readonly string[];
+  ssn: string;
 }
 
 export type PgProcess = 'running' | 'starting' | 'stopping' | 'stopped' | 'crashed';
@@ -122,6 +122,19 @@ interface Commit {
   readonly done: (ok: boolean) => void;
 }
 
+/** synchronous_standby_names as PostgreSQL reads it: '' (none), '*' (any), FIRST k ("a", "b") or a list. */
+export function parseSsn(ssn: string): { k: number; any: boolean; names: string[] } {
+  const t = ssn.trim();
+  if (t === '') return { k: 0, any: false, names: [] };
+  if (t === '*') return { k: 1, any: true, names: [] };
+  const m = /^(?:FIRST\s+(\d+)\s*\((.*)\)|(\d+)\s*\((.*)\))$/i.exec(t);
+  const body = m ? (m[2] ?? m[4] ?? '') : t;
+  const names = body.split(',').map((x) => x.trim().replace(/^"(.*)"$/, '$1').replace(/""/g, '"')).filter((x) => x !== '');
+  const k = m ? Number(m[1] ?? m[3]) : 1;
+  if (names.includes('*')) return { k, any: true, names: [] };
+  return { k, any: false, names };
+}
+
 const STANDBY_STATES: readonly ControlState[] = ['shut down in recovery', 'in archive recovery'];
 const TICK_MS = 1000;
 let connIds = 0;
@@ -143,12 +156,18 @@ export class SimPostgres {
   #connecting = 0;
   readonly #senders = new Map<string, Conn>();
   readonly #standbyFlush = new Map<string, number>();
+  readonly #standbyReplay = new Map<string, number>();
   #pending: Commit[] = [];
 
   constructor(readonly name: string, readonly host: Host, private readonly env: PgEnv) {}
 
   get writable(): boolean {
     return this.process === 'running' && this.role === 'primary';
+  }
+
+  /** pg_promote() is in progress. */
+  get promotingNow(): boolean {
+    return this.#promoting;
   }
 
   get streaming(): boolean {
@@ -202,7 +221,7 @@ export class SimPostgres {
     this.#later(400, 1500, () => {
       const branch = this.env.newBranch(1, null, 0);
       branch.append(4096, null);
-      this.data = { systemId: this.env.systemId, branch, flush: branch.end, replay: branch.end, controlState: 'shut down', ssn: [] };
+      this.data = { systemId: this.env.systemId, branch, flush: branch.end, replay: branch.end, controlState: 'shut down', ssn: '' };
       this.#log('initdb done (timeline 1)');
       done(null);
     }, () => done('initdb: interrupted'));
@@ -345,7 +364,7 @@ export class SimPostgres {
         return done(`basebackup: cannot reach a running ${source}`);
       }
       const s = src.data;
-      this.data = { systemId: s.systemId, branch: s.branch, flush: s.flush, replay: s.flush, controlState: 'in archive recovery', ssn: [] };
+      this.data = { systemId: s.systemId, branch: s.branch, flush: s.flush, replay: s.flush, controlState: 'in archive recovery', ssn: '' };
       this.#log(`base backup from ${source} done (timeline ${s.branch.tl} at ${s.flush})`);
       done(null);
     });
@@ -358,24 +377,47 @@ export class SimPostgres {
     done(null);
   }
 
-  /** ALTER SYSTEM SET synchronous_standby_names + reload. */
-  setSyncStandbys(names: readonly string[], done: Done): void {
+  /**
+   * ALTER SYSTEM SET synchronous_standby_names + pg_reload_conf(); `done(null, changed)`. The
+   * setting persists in the data directory (postgresql.auto.conf).
+   */
+  setSynchronousStandbyNames(ssn: string, done: Done<boolean>): void {
     if (!this.data) return done('no data directory');
+    if (this.data.ssn === ssn) return done(null, false);
     this.#later(5, 30, () => {
       if (!this.data) return done('no data directory');
-      this.data.ssn = [...names];
-      this.#log(`synchronous_standby_names = '${names.join(',')}'`);
+      this.data.ssn = ssn;
+      this.#log(`synchronous_standby_names = '${ssn}'`);
       this.#checkCommits();
-      done(null);
+      done(null, true);
     }, () => {
-      if (this.data) this.data.ssn = [...names];
-      done(null);
+      if (this.data) this.data.ssn = ssn;
+      done(null, true);
     });
   }
 
-  /** pg_stat_replication: who streams from us and what they reported as flushed. */
-  replication(): Array<{ name: string; flush: number }> {
-    return [...this.#senders.values()].map((c) => ({ name: c.down.name, flush: this.#standbyFlush.get(c.down.name) ?? 0 }));
+  /** The standbys PostgreSQL waits for now: FIRST k of the listed ones that are connected. */
+  #syncSet(): { k: number; set: string[] } {
+    const spec = parseSsn(this.data?.ssn ?? '');
+    if (spec.k === 0) return { k: 0, set: [] };
+    const connected = spec.any ? [...this.#senders.keys()].sort() : spec.names.filter((n) => this.#senders.has(n));
+    return { k: spec.k, set: connected.slice(0, spec.k) };
+  }
+
+  /** pg_stat_replication: every walsender, its sync_state and the standby's reported replay position. */
+  replication(): Array<{ application_name: string; state: string; sync_state: string; replay_lsn: number | null }> {
+    const spec = parseSsn(this.data?.ssn ?? '');
+    const { set } = this.#syncSet();
+    return [...this.#senders.values()].map((c) => {
+      const n = c.down.name;
+      const listed = spec.any || spec.names.includes(n);
+      return {
+        application_name: n,
+        state: 'streaming',
+        sync_state: set.includes(n) ? 'sync' : listed && spec.k > 0 ? 'potential' : 'async',
+        replay_lsn: this.#standbyReplay.get(n) ?? null,
+      };
+    }).sort((a, b) => (a.application_name < b.application_name ? -1 : 1));
   }
 
   // --- client writes -----------------------------------------------------------------------
@@ -394,11 +436,11 @@ export class SimPostgres {
 
   #checkCommits(): void {
     if (this.#pending.length === 0 || !this.data) return;
-    const ssn = this.data.ssn;
     let upTo = Infinity;
-    if (ssn.length > 0 && !this.env.sabotage.has('ack-without-standby')) {
-      upTo = -1;
-      for (const n of ssn) upTo = Math.max(upTo, this.#standbyFlush.get(n) ?? -1);
+    const sync = this.#syncSet();
+    if (sync.k > 0 && !this.env.sabotage.has('ack-without-standby')) {
+      // Every standby PostgreSQL currently waits for must have flushed the commit.
+      upTo = sync.set.length < sync.k ? -1 : Math.min(...sync.set.map((n) => this.#standbyFlush.get(n) ?? -1));
     }
     let k = 0;
     while (k < this.#pending.length && this.#pending[k]!.end <= upTo) k++;
@@ -478,6 +520,8 @@ export class SimPostgres {
     if (this.#senders.get(c.down.name) !== c) return;
     this.#senders.delete(c.down.name);
     this.#standbyFlush.delete(c.down.name);
+    this.#standbyReplay.delete(c.down.name);
+    this.#checkCommits();
   }
 
   #dropRecv(c: Conn, why: string): void {
@@ -606,21 +650,31 @@ export class SimPostgres {
       this.#scheduleReplay(flush);
       this.#pushAll();
     }
-    const fed = d.flush;
-    this.env.net.send(this.host, c.up.host, () => c.up.#feedback(c, fed), false);
+    this.#sendFeedback(c);
   }
 
-  #feedback(c: Conn, flush: number): void {
+  /** Standby status update: flush and replay positions back to the upstream. */
+  #sendFeedback(c: Conn): void {
+    if (!this.data) return;
+    const flush = this.data.flush;
+    const replay = this.data.replay;
+    this.env.net.send(this.host, c.up.host, () => c.up.#feedback(c, flush, replay), false);
+  }
+
+  #feedback(c: Conn, flush: number, replay: number): void {
     if (this.#senders.get(c.down.name) !== c) return;
     c.lastFeedback = this.env.sched.now;
     this.#standbyFlush.set(c.down.name, flush);
+    this.#standbyReplay.set(c.down.name, replay);
     this.#checkCommits();
   }
 
   #scheduleReplay(upTo: number): void {
     if (this.replayPaused) return;
     this.#later(1, 8, () => {
-      if (this.data && !this.replayPaused && this.role === 'replica') this.data.replay = Math.max(this.data.replay, Math.min(upTo, this.data.flush));
+      if (!this.data || this.replayPaused || this.role !== 'replica') return;
+      this.data.replay = Math.max(this.data.replay, Math.min(upTo, this.data.flush));
+      if (this.#recv) this.#sendFeedback(this.#recv);
     });
   }
 

@@ -101,6 +101,25 @@ describe('simulation scenarios', () => {
     expect(r.stats.convergenceMs).not.toBeNull();
   });
 
+  it('in synchronous mode the leader named in `sync` can take over again', () => {
+    const { r, trace } = run(scenario('in synchronous mode the leader named in `sync` can take over again'));
+    expectClean(r);
+    const cut = first(trace, (l) => l.who === 'FAULT' && l.what.includes('from etcd'))!;
+    const p = /partition (\S+) from etcd/.exec(cut.what)![1]!;
+    // The situation the bug needed: P unpublished its standby before losing its key…
+    expect(trace.some((l) => l.who === p && l.t < cut.t && l.what.startsWith('sync: unpublished'))).toBe(true);
+    // …the others refused to race (not listed in sync), and P itself led again.
+    expect(trace.some((l) => l.who !== p && l.t > cut.t && l.what.includes('not listed in sync'))).toBe(true);
+    expect(trace.some((l) => l.who === p && l.t > cut.t && l.what.includes('WON the race'))).toBe(true);
+  });
+
+  it('a race won on a stale view gives the key back in synchronous mode (was: lost acknowledged commits, seed 1459)', () => {
+    const { r, trace } = run(scenario('a race won on a stale view gives the key back in synchronous mode (was: lost acknowledged commits, seed 1459)'));
+    expectClean(r);
+    expect(r.known).toEqual([]);
+    expect(trace.some((l) => l.what.includes('leader.promote-not-in-sync') || l.what.includes('not me'))).toBe(true);
+  });
+
   describe('KNOWN bugs found by the simulation (reported; `it.fails` until fixed — then drop `.fails`)', () => {
     for (const s of SCENARIOS.filter((x) => x.knownIssue)) {
       it.fails(s.name, () => {

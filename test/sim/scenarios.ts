@@ -5,7 +5,7 @@
 // here (agent/core and agent/runtime belong to others); their tests are `it.fails` until fixed.
 import type { Fault, ScheduledFault } from './faults.js';
 import type { SimConfig } from './world.js';
-import { KNOWN_BOOTSTRAP_WIPE, KNOWN_DIVERGED, KNOWN_LATE_START, KNOWN_SYNC_LEADER } from './world.js';
+import { KNOWN_BOOTSTRAP_CLAIM, KNOWN_BOOTSTRAP_WIPE, KNOWN_DIVERGED, KNOWN_LATE_START } from './world.js';
 
 export interface Scenario {
   readonly name: string;
@@ -79,15 +79,14 @@ export const SCENARIOS: readonly Scenario[] = [
     config: scripted(105, 40, [at(20_000, { kind: 'etcd-outage', ms: 8000 })]),
   },
   {
-    name: 'KNOWN CORE BUG: in synchronous mode the leader named in `sync` can never take over again',
-    guards: `The primary loses its replicas for longer than wal_sender_timeout, so (rule 5) it
-      removes its standby from \`sync\` and acknowledges commits alone: \`sync\` = {leader: P,
-      standbys: []}. Then P loses etcd and its key expires. isEligible() accepts only listed
-      standbys, never sync.leader, so no member is eligible — not even P, the only one holding
-      every acknowledged commit — and the cluster stays without a primary after every fault is
-      repaired. Patroni lets the leader named in \`sync\` take over. Fix in eligibility.ts (and the
-      race's peer check): treat sync.leader as listed.`,
-    knownIssue: KNOWN_SYNC_LEADER,
+    name: 'in synchronous mode the leader named in `sync` can take over again',
+    guards: `Found by the simulation (first seed 10; fixed in eligibility.ts). The primary loses its
+      replicas for longer than wal_sender_timeout, so (rule 5) it removes its standby from
+      \`sync\` and acknowledges commits alone: \`sync\` = {leader: P, standbys: []}. Then P loses
+      etcd and its key expires. When isEligible() accepted only listed standbys, no member was
+      eligible — not even P, the only one holding every acknowledged commit — and the cluster
+      stayed without a primary after every fault was repaired. The leader named in \`sync\` must
+      be able to lead again (Patroni: SyncState.matches(name, check_leader=True)).`,
     config: scripted(106, 50, [
       at(20_000, { kind: 'partition-peers', node: '@primary', ms: 16_000 }),
       at(33_000, { kind: 'partition-etcd', node: '@primary', ms: 20_000 }),
@@ -95,37 +94,98 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'KNOWN CORE BUG: replicas diverged on a timeline equal to the leader\'s are never rewound',
-    guards: `Found by seed 256. A replica promotes to timeline 2 but etcd goes down before it can
-      publish \`status\`/\`history\`; it fences. Another replica, cut off from it and still on
-      timeline 1, is judged eligible against the stale status (timeline 1) and promotes to ITS
-      timeline 2. Replicas that had followed the first timeline 2 cannot stream (diverged), but
-      follower.diverged only rewinds a replica on a LOWER timeline than the leader: they never
-      recover. Fix in rules.ts: rewind on any timeline mismatch after the grace period (pg_rewind
-      decides whether anything diverged).`,
+    guards: `(First found by a random seed.) The primary dies. Replica A wins the race and, the
+      moment it starts promoting, loses etcd, so it cannot publish \`status\`/\`history\` for its
+      timeline 2; replica C (nofailover) follows it onto that timeline 2. A fences, its key
+      expires. Replica B, cut off from A and C and still on timeline 1, is judged eligible against
+      the stale status (timeline 1) and promotes to ITS timeline 2 (real PostgreSQL picks the same
+      number: it never saw A's history file). C cannot stream from B (diverged), but
+      follower.diverged only rewinds a replica on a LOWER timeline than the leader's: C never
+      recovers, even after every fault is repaired. Fix in rules.ts: rewind on any timeline
+      mismatch after the grace period (pg_rewind itself decides whether anything diverged).`,
     knownIssue: KNOWN_DIVERGED,
-    config: { seed: 256, faultSeconds: 90, livenessSeconds: 60, traceAll: true },
+    config: scripted(1, 50, [at(20_000, { kind: 'kill-node', node: '@primary', downMs: 45_000 })], {
+      nodes: 4,
+      tags: {
+        n1: { nofailover: false, failoverPriority: 1 }, n2: { nofailover: false, failoverPriority: 1 },
+        n3: { nofailover: false, failoverPriority: 1 }, n4: { nofailover: true, failoverPriority: 1 },
+      },
+      triggers: [
+        { on: 'promote-start', after: 20_000, fault: { kind: 'partition-etcd', node: '@promoting', ms: 20_000 } },
+        { on: 'promote-start', after: 20_000, fault: { kind: 'partition-peers', node: '@bystander', ms: 40_000 } },
+      ],
+    }),
+  },
+  {
+    name: 'KNOWN RUNTIME BUG: a promotion acted on after the lease deadline makes a second writable primary',
+    guards: `(First found by a random seed.) The primary dies. A replica races and sends its
+      \`acquire leader\` transaction; etcd grants it, but the agent is paused (SIGSTOP, 8 s) before
+      the answer arrives. Its lease expires, the other replica takes over and promotes. Resumed,
+      the agent reads "won" and promotes anyway: nothing checks the lease deadline (or that the key
+      is still ours) before pg.promote(), nor before start_primary. Worse, its renewal then finds
+      the old lease gone and GRANTS A NEW ONE, and LeaseKeeper moves the fence deadline forward
+      although the key went with the old lease, so the re-armed fence does not fire: two writable
+      primaries until its next cycle demotes it. It may also overwrite the leader's \`status\` (an
+      unguarded put). Fix: check the deadline and key ownership right before making PostgreSQL
+      writable; never extend the deadline on a new lease; make writeStatus a transaction on the
+      leader key. Slow actions trigger it too (no pause needed): a start_primary decided with a
+      valid lease and finished after it (member-key write before long actions, crash recovery).`,
+    knownIssue: KNOWN_LATE_START,
+    config: scripted(107, 40, [at(20_000, { kind: 'kill-node', node: '@primary', downMs: 30_000 })], {
+      triggers: [{ on: 'request-sent', op: 'acquire leader', after: 20_000, fault: { kind: 'freeze-agent', node: '@requesting', ms: 8000 } }],
+    }),
+  },
+  {
+    name: 'a race won on a stale view gives the key back in synchronous mode (was: lost acknowledged commits, seed 1459)',
+    guards: `(First found by a random seed.) Synchronous mode; n3 is nofailover. The primary P
+      dies. The sync standby R decides to race and is paused (SIGSTOP) before it acts, and cut off
+      from P. P comes back (it is named in \`sync\`), wins and promotes; R does not stream, so P
+      acknowledges commits with n3 as its only synchronous standby — or alone. P dies again: n3
+      may not take over. R resumes and carries on with its 20-second-old race: the key is free,
+      it wins. claimSyncBeforePromote's compare-and-swap fails (\`sync\` changed) and the
+      promotion is postponed — but R keeps the key, and on its next cycle leader.promote (which
+      checks no eligibility) claims \`sync\` against its fresh value, succeeds, and promotes R
+      although R is not named in \`sync\` and lacks P's acknowledged commits: they were LOST.
+      Fixed: rule leader.promote-not-in-sync releases a key held while \`sync\` does not name us,
+      and claimSyncBeforePromote releases the key instead of keeping it.`,
+    config: scripted(110, 45, [
+      at(20_000, { kind: 'kill-node', node: '@primary', downMs: 6000 }),
+      at(36_000, { kind: 'kill-node', node: '@primary', downMs: 30_000 }),
+    ], {
+      synchronousMode: true,
+      tags: { n1: { nofailover: false, failoverPriority: 1 }, n2: { nofailover: false, failoverPriority: 1 }, n3: { nofailover: true, failoverPriority: 1 } },
+      triggers: [
+        { on: 'decided', rule: 'leaderless.race', after: 20_000, fault: { kind: 'freeze-agent', node: '@deciding', ms: 22_000 } },
+        { on: 'decided', rule: 'leaderless.race', after: 20_000, fault: { kind: 'partition-pair', a: '@deciding', b: '@last-primary', ms: 30_000 } },
+      ],
+    }),
   },
   {
     name: 'KNOWN RUNTIME BUG: a bootstrap whose completion reached etcd is wiped as failed',
-    guards: `Found by seed 643. \`complete initialize\` reaches etcd but its answer arrives after
-      retry_timeout; initializeCluster's catch path stops PostgreSQL, releases the key,
-      abandonInitialize does nothing (the key holds the system id now) and the data directory is
-      REMOVED. etcd says "initialized", no member has data, every agent waits on clone.no-leader
-      forever. Fix in actions.ts: on failure re-read \`initialize\`; never remove data once it holds
-      our system identifier.`,
+    guards: `(First found by a random seed.) The bootstrap winner's \`complete initialize\` reaches
+      etcd, but the link slows down and its answer arrives after retry_timeout.
+      initializeCluster's catch path stops PostgreSQL, releases the key, abandonInitialize does
+      nothing (the key holds the system id now) and the data directory is REMOVED. etcd says
+      "initialized", no member has data, every agent waits on clone.no-leader forever. Fix in
+      actions.ts: on failure re-read \`initialize\`; never remove data once it holds our system
+      identifier. (\`acquire leader\` answered late leaves a stale key behind the same way.)`,
     knownIssue: KNOWN_BOOTSTRAP_WIPE,
-    config: { seed: 643, faultSeconds: 90, livenessSeconds: 60, traceAll: true },
+    config: scripted(108, 20, [], {
+      triggers: [{ on: 'request-sent', op: 'complete initialize', after: 0, fault: { kind: 'slow-link', a: '@requesting', b: 'etcd', extraMs: 1500, ms: 4000 } }],
+    }),
   },
   {
-    name: 'KNOWN RUNTIME BUG: start_primary that completes after the lease deadline accepts writes past it',
-    guards: `Found by seed 126. leader.restart-in-place is decided with a valid lease; publishing
-      the member key before the long action and the PostgreSQL start take longer than the time
-      left; PostgreSQL becomes a writable primary after the deadline and the fence timer (disarmed
-      by the earlier fence) is only re-armed after the follow-up probe. Rule 2 says writes stop
-      before the deadline. Fix in actions.ts/ha-loop.ts: arm the fence (or check the deadline)
-      before start_primary/promote make PostgreSQL writable.`,
-    knownIssue: KNOWN_LATE_START,
-    config: { seed: 126, faultSeconds: 90, livenessSeconds: 60, traceAll: true },
+    name: 'KNOWN RUNTIME BUG: a bootstrap claim whose answer is lost blocks bootstrap forever',
+    guards: `(First found by a random seed.) The first agent's \`claim initialize\` (create
+      \`initialize\` = "") reaches etcd but its answer comes back after retry_timeout: the
+      claimant's cycle fails, and from then on every member, the claimant included, sees
+      "another member is bootstrapping" and waits. The claim has no owner and no lease: it never
+      expires. Fix: write the claimant's name into the claim (so it recognises its own) and/or
+      bind it to its lease.`,
+    knownIssue: KNOWN_BOOTSTRAP_CLAIM,
+    config: scripted(109, 20, [], {
+      triggers: [{ on: 'request-sent', op: 'claim initialize', after: 0, fault: { kind: 'slow-link', a: '@requesting', b: 'etcd', extraMs: 1500, ms: 4000 } }],
+    }),
   },
 ];
 

@@ -1,6 +1,6 @@
 // The seeded simulation as a test. Environment (see docs/simulation.md; `npm run sim` sets them):
 //   SIM_SEED=N        run only seed N (print its summary; SIM_TRACE=1 prints every trace line)
-//   SIM_SEEDS=K       run K seeds starting at SIM_FROM (default 1); default 40 (CI), sim:long 2000
+//   SIM_SEEDS=K       run K seeds starting at SIM_FROM (default 1); default 100 (CI), sim:long more
 //   SIM_SECONDS=S     simulated seconds of the fault phase per seed (default 90)
 //   SIM_STRICT=1      also fail on violations matched to a known, reported core bug
 // A failure prints the seed, the exact replay command, the violations, the setup and fault
@@ -11,7 +11,7 @@ import type { SimResult } from './world.js';
 
 const env = process.env;
 const single = env['SIM_SEED'] !== undefined && env['SIM_SEED'] !== '' ? Number(env['SIM_SEED']) : null;
-const count = Number(env['SIM_SEEDS'] ?? 40);
+const count = Number(env['SIM_SEEDS'] ?? 100);
 const from = Number(env['SIM_FROM'] ?? 1);
 const seconds = Number(env['SIM_SECONDS'] ?? DEFAULT_FAULT_SECONDS);
 const printTrace = env['SIM_TRACE'] === '1';
@@ -48,7 +48,7 @@ describe('deterministic simulation', () => {
     console.log(`simulation: ${list.length} seed(s), ${(simulated / 1000).toFixed(0)} s simulated, ${events} events in ${(wall / 1000).toFixed(1)} s wall; ${failures.length} failed${
       failures.length ? ` (seeds ${failures.map((f) => f.seed).join(', ')})` : ''}`);
     if (knownHits.length > 0) {
-      console.log(`known core bug(s) hit by ${knownHits.length} seed(s) (not failing; SIM_STRICT=1 to fail): ${
+      console.log(`known bug(s) hit by ${knownHits.length} seed(s) (not failing; SIM_STRICT=1 to fail): ${
         knownHits.map((r) => `${r.seed} [${r.known.map((k) => k.kind).join(', ')}]`).join(', ')}`);
     }
     if (failures.length > 0) {

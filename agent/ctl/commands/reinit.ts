@@ -46,7 +46,7 @@ export async function runReinit(ctx: CtlContext, o: ReinitOptions): Promise<numb
   let sawWork = false;
   const show = async (): Promise<{ role?: string | undefined; state?: string | undefined } | null> => {
     const st = await fetchStatus(ctx, m, 1500);
-    const text = st ? `${st.state ?? '?'} ${st.role ?? '?'}` : 'not answering';
+    const text = st ? `${st.state ?? '?'} (${st.role ?? '?'})` : 'not answering';
     if (st && st.state !== 'running') sawWork = true;
     if (text !== lastShown) {
       io.stdout.write(`${stamp()} ${m.name}: ${text}\n`);

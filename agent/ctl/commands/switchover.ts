@@ -3,7 +3,7 @@
 // /switchover). Asks for confirmation unless --force.
 import { scheduledAtProblem } from '../../api/control-routes.js';
 import { ask, confirm } from '../confirm.js';
-import { expectOk, findMember, leaderOf, readCluster, sendToFirst, type CtlContext } from '../context.js';
+import { expectOk, findMember, leaderOf, readCluster, sendToFirst, waitUntil, type CtlContext } from '../context.js';
 import { CtlFailure, CtlUsageError } from '../io.js';
 import { messageOf } from '../http.js';
 import { listing } from './list.js';
@@ -32,7 +32,7 @@ export const switchoverCommand: CommandRegistrar = (y, runner) => y.command(
     .option('scheduled', { type: 'string', describe: 'when: ISO-8601 with a time zone (2030-01-01T03:00:00Z), or "now"' })
     .option('force', { type: 'boolean', default: false, describe: 'do not ask for confirmation' })
     .option('timeout', { type: 'number', default: 90, describe: 'seconds to wait for the agent\'s answer' })
-    .option('cancel', { type: 'boolean', default: false, describe: 'cancel the scheduled switchover' })
+    .option('cancel', { type: 'boolean', describe: 'cancel the scheduled switchover' })
     .conflicts('cancel', ['candidate', 'scheduled', 'leader']),
   (argv) => runner.run(argv, (ctx) => runSwitchover(ctx, argv)),
 );
@@ -72,6 +72,11 @@ export async function runSwitchover(ctx: CtlContext, o: SwitchoverOptions): Prom
     return 0;
   }
   io.stdout.write(`${expectOk(res, 'switchover')}\n`);
+  // Show the table once the old leader runs again as a replica (or after 15 s, whichever first).
+  await waitUntil(ctx, `${leader.name} to rejoin`, 15_000, async () => {
+    const m = (await readCluster(ctx)).view.members.find((x) => x.name === leader.name);
+    return m?.state === 'running' ? true : null;
+  }, 500).catch(() => undefined);
   io.stdout.write(renderListing(await listing(ctx)));
   return 0;
 }
@@ -79,7 +84,7 @@ export async function runSwitchover(ctx: CtlContext, o: SwitchoverOptions): Prom
 async function cancelSwitchover(ctx: CtlContext, read: ClusterRead): Promise<number> {
   const scheduled = read.view.failover?.scheduledAt;
   if (!scheduled) throw new CtlFailure(`cluster ${ctx.scope} has no scheduled switchover`);
-  await confirm(ctx.io, `Cancel the switchover scheduled at ${scheduled}?`, { force: ctx.io.interactive ? false : true });
+  // Cancelling is harmless (nothing changes): no confirmation.
   const leader = leaderOf(read);
   const order = [...(leader ? [leader] : []), ...read.view.members.filter((m) => m !== leader)];
   const { res } = await sendToFirst(ctx, order, 'DELETE', '/switchover', { timeoutMs: 15_000 });

@@ -331,3 +331,48 @@ describe('ctl remove', () => {
     expect(await h.run('remove', 'demo', '--yes-i-am-sure', 'demo', '--force')).toBe(0);
   });
 });
+
+describe('ctl switchover --cancel', () => {
+  it('sends DELETE /switchover when one is scheduled, and exits 1 when none is', async () => {
+    const h = harness({ read: clusterRead(threeNodes({ failover: { leader: 'node-a', scheduledAt: '2030-01-01T00:00:00Z' } })) });
+    expect(await h.run('switchover', '--cancel')).toBe(0);
+    expect(h.api.calls()).toEqual(['node-a DELETE /switchover']);
+    const none = harness();
+    expect(await none.run('switchover', '--cancel')).toBe(1);
+    expect(await none.run('switchover', '--cancel', '--candidate', 'node-b')).toBe(2);
+  });
+});
+
+describe('ctl edit-config in $EDITOR', () => {
+  it('sends the merge patch of what was changed in the editor (a deleted key resets it)', async () => {
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const h = harness({ interactive: true });
+    let seen = '';
+    (h.io as { edit: (f: string) => Promise<number> }).edit = async (file) => {
+      seen = readFileSync(file, 'utf8');
+      writeFileSync(file, seen.replace('ttl: 3', 'ttl: 5').replace(/^use_slots: true\n/m, ''));
+      return 0;
+    };
+    h.io.type('y\n');
+    expect(await h.run('edit-config')).toBe(0);
+    expect(seen).toMatch(/^# Dynamic config of cluster demo/);
+    expect(h.api.sent[0]!.body).toEqual({ ttl: 5, use_slots: null });
+    expect(h.io.out()).toMatch(/-ttl: 3\n\+ttl: 5/);
+  });
+
+  it('an editor that fails changes nothing (exit 1)', async () => {
+    const h = harness({ interactive: true });
+    expect(await h.run('edit-config')).toBe(1); // testIo's editor exits 1
+    expect(h.io.err()).toMatch(/editor exited with code 1/);
+    expect(h.api.sent).toEqual([]);
+  });
+});
+
+describe('prompts', () => {
+  it('end of input at a prompt counts as "no"', async () => {
+    const h = harness({ interactive: true });
+    (h.io.stdin as import('node:stream').PassThrough).end();
+    expect(await h.run('switchover', '--candidate', 'node-b')).toBe(1);
+    expect(h.io.err()).toMatch(/aborted/);
+  });
+});

@@ -1,0 +1,78 @@
+// Process faults on the primary: PostgreSQL killed, agent killed, both (node loss), agent frozen.
+import type { Scenario } from './types.js';
+
+export const killPostgres: Scenario = {
+  name: 'kill-postgres',
+  description: 'SIGKILL the primary\'s postmaster (and its children); the agent restarts it or fails over',
+  netns: false,
+  async run(ctx) {
+    ctx.step(`SIGKILL PostgreSQL on primary ${ctx.primary.name}`);
+    ctx.faultInjected();
+    await ctx.cluster.killPostgres(ctx.primary);
+    ctx.healed(); // nothing to heal: the agent is expected to recover on its own
+    return {};
+  },
+};
+
+export const killAgent: Scenario = {
+  name: 'kill-agent',
+  description: 'SIGKILL the primary\'s agent (PostgreSQL keeps running); restart it after 2×ttl',
+  netns: false,
+  async run(ctx) {
+    ctx.step(`SIGKILL agent of primary ${ctx.primary.name}`);
+    ctx.faultInjected();
+    await ctx.cluster.killAgent(ctx.primary, 'SIGKILL');
+    await ctx.sleep(2 * ctx.ttlMs);
+    ctx.step(`restart agent ${ctx.primary.name}`);
+    ctx.cluster.startAgent(ctx.primary);
+    ctx.healed();
+    return {};
+  },
+};
+
+export const nodeLoss: Scenario = {
+  name: 'node-loss',
+  description: 'SIGKILL the primary\'s agent and PostgreSQL together; wait for a new primary; restart the node',
+  netns: false,
+  async run(ctx) {
+    ctx.step(`kill node ${ctx.primary.name} (agent + PostgreSQL)`);
+    ctx.faultInjected();
+    await ctx.cluster.killNode(ctx.primary);
+    const next = await ctx.waitNewPrimary(ctx.primary.name);
+    ctx.step(`new primary ${next.name}; restart ${ctx.primary.name}`);
+    ctx.cluster.startAgent(ctx.primary);
+    ctx.healed();
+    return { notes: [`new primary ${next.name}`] };
+  },
+};
+
+export const agentFreeze: Scenario = {
+  name: 'agent-freeze',
+  description: 'SIGSTOP the primary\'s agent for 3×ttl, then SIGCONT (no watchdog: its PostgreSQL stays writable while frozen)',
+  netns: false,
+  async run(ctx) {
+    ctx.step(`SIGSTOP agent of primary ${ctx.primary.name} for ${3 * ctx.ttlMs} ms`);
+    ctx.faultInjected();
+    ctx.cluster.freezeAgent(ctx.primary);
+    let next: string | null = null;
+    try {
+      next = (await ctx.waitNewPrimary(ctx.primary.name, 30_000)).name;
+      ctx.step(`new primary ${next} while ${ctx.primary.name} is frozen`);
+      await ctx.sleep(Math.max(0, 3 * ctx.ttlMs - 0));
+    } finally {
+      ctx.cluster.thawAgent(ctx.primary);
+    }
+    const thawAt = performance.timeOrigin + performance.now();
+    ctx.step(`SIGCONT agent ${ctx.primary.name}`);
+    ctx.healed();
+    return {
+      expectedOverlap: {
+        node: ctx.primary.name,
+        until: thawAt,
+        graceMs: 5000,
+        why: 'a frozen agent cannot fence its PostgreSQL (no watchdog): it stays writable until the agent resumes and demotes it',
+      },
+      notes: [`new primary ${next ?? 'none'}`],
+    };
+  },
+};

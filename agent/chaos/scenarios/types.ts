@@ -1,0 +1,49 @@
+// The shape of a chaos scenario. A scenario injects one fault into a running LocalCluster, holds
+// it, and heals it; the runner (../runner.ts) does everything around it: the writer through
+// HAProxy, the split-brain probe, the wait for convergence and the checks.
+import type { LocalCluster, LocalNode } from '../../local/cluster.js';
+import type { NetnsNetwork } from '../../local/netns.js';
+
+export interface ScenarioContext {
+  readonly cluster: LocalCluster;
+  /** The cluster's namespaces (null unless the cluster runs with netns: true). */
+  readonly net: NetnsNetwork | null;
+  readonly primary: LocalNode;
+  readonly replicas: readonly LocalNode[];
+  /** Dynamic config ttl in ms (lease lifetime). */
+  readonly ttlMs: number;
+  /** A progress line (printed by `pgwarden chaos`, logged by the tests). */
+  step(msg: string): void;
+  /** Marks the instant the fault is injected (RTO is measured from here). Call once. */
+  faultInjected(): void;
+  /** Marks the instant the fault is healed (convergence is measured from here). Call once. */
+  healed(): void;
+  sleep(ms: number): Promise<void>;
+  /** Bounded wait for a new primary other than `exclude` (agent status). */
+  waitNewPrimary(exclude: string, timeoutMs?: number): Promise<LocalNode>;
+}
+
+/** A split-brain window the scenario expects and that is reported but not counted as a failure. */
+export interface ExpectedOverlap {
+  /** The node whose writability is expected to overlap another's. */
+  readonly node: string;
+  /** Only windows starting before this instant are expected (e.g. until the frozen agent resumes). */
+  readonly until: number;
+  /** How long after `until` such a window may still last (the resumed agent demoting). */
+  readonly graceMs: number;
+  readonly why: string;
+}
+
+export interface ScenarioOutcome {
+  readonly expectedOverlap?: ExpectedOverlap;
+  /** Free-form facts worth reporting (new primary, whether the fault hit…). */
+  readonly notes?: readonly string[];
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  /** Needs per-node network namespaces (partitions, latency). */
+  readonly netns: boolean;
+  run(ctx: ScenarioContext): Promise<ScenarioOutcome>;
+}
