@@ -190,9 +190,10 @@ export class Writer {
 
   /** Reads this writer's rows back through `connString` and compares with the history. */
   async verify(connString: string, timeoutMs = 10_000): Promise<VerifyResult> {
+    // Acknowledgements first: a row acknowledged while the query runs must not look lost.
+    const acked = new Set(this.#acks.map((a) => a.id));
     const rows = await sql<{ id: string }>(connString, `SELECT id FROM ${this.table} WHERE writer = $1`, [this.writerId], { timeoutMs });
     const present = new Set(rows.map((r) => Number(r.id)));
-    const acked = new Set(this.#acks.map((a) => a.id));
     const doubtful = new Set(this.#failures.filter((f) => f.maybeCommitted).map((f) => f.id));
     const unacknowledged = [...present].filter((id) => !acked.has(id)).sort((a, b) => a - b);
     return {

@@ -18,7 +18,12 @@ async function primaries(cluster: LocalCluster): Promise<string[]> {
   return Object.entries(st).filter(([, s]) => s.role === 'primary' && s.state === 'running').map(([n]) => n);
 }
 
-/** Waits until every replica has received and replayed exactly the primary's position. */
+/**
+ * Waits until every replica has replayed exactly the primary's position and has no more WAL
+ * than that (max(received, replayed): the position the race compares). Not `received` alone: a
+ * replica that restarted reports the start of the segment it streams from as received until
+ * new WAL arrives, which in an idle cluster may be never.
+ */
 async function caughtUp(cluster: LocalCluster, primary: LocalNode, replicas: readonly LocalNode[]): Promise<number> {
   const probe = async () => {
     const p = await status(cluster, primary);
@@ -27,7 +32,7 @@ async function caughtUp(cluster: LocalCluster, primary: LocalNode, replicas: rea
   };
   const seen = await cluster.waitFor(probe, {
     timeoutMs: 30_000, intervalMs: 250, what: `${replicas.map((r) => r.name).join(', ')} caught up with ${primary.name}`,
-    until: (x) => x.at > 0 && x.replicas.every(([rcv, rep]) => rcv === x.at && rep === x.at),
+    until: (x) => x.at > 0 && x.replicas.every(([rcv, rep]) => rep === x.at && Math.max(rcv ?? -1, rep) === x.at),
   });
   return seen.at;
 }
