@@ -1,5 +1,6 @@
 // The chaos report: a Markdown table for people, the full JSON for machines.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { ChaosReport } from './runner.js';
 
 const s = (ms: number | null) => (ms === null ? '—' : (ms / 1000).toFixed(2));
@@ -20,5 +21,6 @@ export function markdownTable(report: ChaosReport): string {
 }
 
 export function writeJsonReport(file: string, report: ChaosReport): void {
+  mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 }

@@ -183,12 +183,8 @@ export class EtcdDcs implements Dcs {
     return res.succeeded;
   }
 
-  /** Only while the leader key names us: a demoted leader must not overwrite the position. */
   async writeStatus(status: LeaderStatus): Promise<void> {
-    await this.#txn('write status', {
-      compare: [valueIs(this.#keys.key(KEY.leader), this.#name)],
-      success: [{ request_put: { key: this.#keys.key(KEY.status), value: Buffer.from(encodeStatus(status)) } }],
-    }, { idempotent: true });
+    await this.#put('write status', KEY.status, encodeStatus(status));
   }
 
   async setFailover(request: FailoverRequest | null): Promise<void> {

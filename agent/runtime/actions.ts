@@ -270,7 +270,9 @@ function slotsToKeep(ctx: ActionContext, cluster: ClusterView): string[] {
 /** The leader's per-cycle duties: publish its position, keep one slot per member. */
 async function publishLeaderState(ctx: ActionContext, cluster: ClusterView | null, local: LocalView): Promise<void> {
   const pg = local.pg;
-  if (pg.walLsn !== null && pg.timeline !== null) {
+  // A leader whose lease deadline passed (paused, slow) may have been replaced: it must not
+  // overwrite the new leader's position, which eligibility is judged against.
+  if (pg.walLsn !== null && pg.timeline !== null && leaseValidNow(ctx)) {
     const next = { optime: pg.walLsn, timeline: pg.timeline };
     const last = ctx.lastStatus;
     if (!last || last.optime !== next.optime || last.timeline !== next.timeline) {
