@@ -98,7 +98,7 @@ export function buildStatusDoc(state: NodeState): StatusDocument {
   if (pg.process === 'running') {
     xlog = role === 'primary'
       ? { location: pg.walLsn }
-      : { received_location: pg.receivedLsn, replayed_location: pg.replayedLsn, replayed_timestamp: null, paused: false };
+      : { received_location: pg.receivedLsn, replayed_location: pg.replayedLsn, replayed_timestamp: pg.replayedAt ?? null, paused: pg.replayPaused === true };
   }
   const decision = state.lastDecision;
   return {

@@ -124,6 +124,10 @@ export interface PgView {
   readonly controlState: ControlState;
   /** "Latest checkpoint location" from pg_controldata while stopped (the shutdown checkpoint). */
   readonly checkpointLsn: Lsn | null;
+  /** A running replica's WAL replay is paused (pg_wal_replay_pause()). */
+  readonly replayPaused?: boolean;
+  /** Commit time of the last transaction a running replica replayed (PostgreSQL's text form). */
+  readonly replayedAt?: string | null;
 }
 
 export interface LocalView {

@@ -108,6 +108,8 @@ export class PostgresAdapter implements PostgresNode {
   readonly #exitListeners: ((code: number | null, signal: string | null) => void)[] = [];
   /** Upstream written in our conf; undefined until read from disk. */
   #upstream: Upstream | null | undefined = undefined;
+  /** Whether replicas stream through a slot (dynamic config use_slots). */
+  #useSlots = true;
   /** synchronous_standby_names we manage; null until read from our postgresql.conf. */
   #ssn: string | null = null;
   /** A data-dir operation (initdb, pg_basebackup, pg_rewind, removal) is running. */
@@ -299,6 +301,7 @@ export class PostgresAdapter implements PostgresNode {
     const rendered = renderPostgresqlConf({
       name: this.name, pg: this.#pg, socketDir: this.runDir, passfile: this.#passfile, upstream,
       synchronousStandbyNames: this.#ssn,
+      useSlots: this.#useSlots,
     });
     const hba = renderHba(this.#pg);
     this.#warnOnce([...rendered.warnings, ...hba.warnings]);
@@ -740,6 +743,17 @@ export class PostgresAdapter implements PostgresNode {
       this.#log.debug({ peer: peer.name, err: (err as Error).message }, 'could not read the peer\'s received position');
       return null;
     }
+  }
+
+  async setUseSlots(on: boolean): Promise<void> {
+    if (this.#useSlots === on) return;
+    this.#useSlots = on;
+    if (!(await isInitialized(this.dataDir))) return;
+    await this.#writeConfig();
+    if (this.#pm?.alive) {
+      await withConnection(this.#actionConnection(5000), (client) => client.query('SELECT pg_reload_conf()'));
+    }
+    this.#log.info({ use_slots: on }, 'replication slot use changed');
   }
 
   async checkpoint(): Promise<void> {

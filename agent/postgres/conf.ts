@@ -68,6 +68,8 @@ export interface ConfInput {
   readonly upstream: Upstream | null;
   /** synchronous_standby_names as the HA loop manages it ('' = asynchronous). */
   readonly synchronousStandbyNames: string;
+  /** Stream through a physical slot named after this member (dynamic config use_slots). */
+  readonly useSlots?: boolean;
 }
 
 export interface Rendered {
@@ -148,7 +150,7 @@ export function renderPostgresqlConf(input: ConfInput): Rendered {
   ];
   for (const [k, v] of settings) lines.push(`${k} = ${renderGucValue(v)}`);
   lines.push('', '# recovery (used when standby.signal is present)');
-  lines.push(`primary_slot_name = ${quoteGuc(slotNameFor(input.name))}`);
+  lines.push(`primary_slot_name = ${quoteGuc(input.useSlots === false ? '' : slotNameFor(input.name))}`);
   if (input.upstream) {
     lines.push(`${UPSTREAM_PREFIX}${input.upstream.name}`);
     lines.push(`${UPSTREAM_ADDRESS_PREFIX}${input.upstream.host}:${input.upstream.port}`);

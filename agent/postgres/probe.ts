@@ -14,6 +14,8 @@ SELECT r.rec AS in_recovery,
        CASE WHEN r.rec THEN NULL ELSE pg_walfile_name(pg_current_wal_flush_lsn()) END AS wal_file,
        pg_last_wal_receive_lsn()::text AS received_lsn,
        pg_last_wal_replay_lsn()::text AS replayed_lsn,
+       CASE WHEN r.rec THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
+       CASE WHEN r.rec THEN pg_last_xact_replay_timestamp()::text ELSE NULL END AS replayed_at,
        w.received_tli AS received_tli,
        w.status AS receiver_status,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
@@ -27,6 +29,8 @@ export interface ProbeRow {
   wal_file: string | null;
   received_lsn: string | null;
   replayed_lsn: string | null;
+  replay_paused?: boolean | null;
+  replayed_at?: string | null;
   received_tli: number | null;
   receiver_status: string | null;
   checkpoint_tli: number | null;
@@ -80,5 +84,7 @@ export function viewFromProbe(row: ProbeRow, upstream: string | null): PgView {
     upstream,
     streaming: row.receiver_status === 'streaming',
     controlState: 'in archive recovery', checkpointLsn: null,
+    replayPaused: row.replay_paused === true,
+    replayedAt: row.replayed_at ?? null,
   };
 }

@@ -214,6 +214,8 @@ export class HaLoop {
     const { clock, logger } = this.deps;
     const started = clock.now();
     const snapshot = await this.#readCluster();
+    await this.deps.pg.setUseSlots(this.#dynamic.use_slots).catch((err: unknown) =>
+      logger.warn({ err: String(err) }, 'could not apply use_slots'));
     const pg = await this.deps.pg.probe();
     this.#track(pg);
     const local = await this.#localView(pg, snapshot !== null);

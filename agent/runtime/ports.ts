@@ -104,6 +104,8 @@ export interface PostgresNode {
   checkpoint(): Promise<void>;
   /** Re-read PostgreSQL's configuration files (pg_reload_conf). */
   reloadConfig(): Promise<void>;
+  /** Stream through a replication slot or not (dynamic config use_slots); reloads if it changed. */
+  setUseSlots(on: boolean): Promise<void>;
   /** Set synchronous_standby_names (kept across restarts) and reload; true when it changed. */
   setSynchronousStandbyNames(value: string): Promise<boolean>;
   /** pg_rewind against the upstream (crash recovery first if needed). */

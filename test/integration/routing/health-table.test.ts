@@ -144,16 +144,15 @@ describe('health endpoints on a real cluster', () => {
     // The agent compares its replayed position with the leader's published one (each loop cycle).
     await untilAnswers(replica, '/replica?lag=1MB', 503);
     await expectRow(replica, EXPECTED.lagging, { role: 'replica', state: 'running', timeline, pause: false });
+    // SPEC §1.3: xlog.paused reports pg_is_wal_replay_paused().
+    expect(((await cluster.apiStatus(replica)).xlog as { paused?: boolean }).paused).toBe(true);
     process.stdout.write(`health table: ${replica.name} replay lag ${lag} bytes\n`);
 
     await resumeReplay(cluster, primary, replica);
     await untilAnswers(replica, '/replica?lag=1MB', 200);
     await expectRow(replica, EXPECTED.replica, { role: 'replica', state: 'running', timeline, pause: false });
+    expect(((await cluster.apiStatus(replica)).xlog as { paused?: boolean }).paused).toBe(false);
   });
-
-  // SPEC §1.3 lists xlog.paused (pg_is_wal_replay_paused()); the status document hardcodes false
-  // and the probe does not read it (agent/api/status-doc.ts, agent/postgres/probe.ts).
-  it.todo('a replica with replay paused reports xlog.paused: true in its status document');
 
   it('paused cluster (POST /pause): primary and replica answer as before, pause shows in the body', async () => {
     const res = await cluster.api(primary, '/pause', { method: 'POST' });

@@ -147,3 +147,10 @@ describe('synchronous_standby_names', () => {
     expect(warnings.join()).toMatch(/synchronous_standby_names is managed/);
   });
 });
+
+describe('use_slots', () => {
+  it('names this member\'s slot by default and none when use_slots is off', () => {
+    expect(settings(renderPostgresqlConf(input()).text).get('primary_slot_name')).toMatch(/^'node_1_[0-9a-f]{8}'$/);
+    expect(settings(renderPostgresqlConf(input({ useSlots: false })).text).get('primary_slot_name')).toBe("''");
+  });
+});
