@@ -5,7 +5,8 @@ import type { MemberRecord } from './types.js';
 
 const MAX = 63;
 
-function fnv1a(text: string): string {
+/** A short stable hash (FNV-1a, 8 hex digits) for names derived from arbitrary text. */
+export function fnv1a(text: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { AgentConfig } from '../config/types.js';
 import type { Lsn, PgView } from '../core/types.js';
 import { parseLsn } from '../core/lsn.js';
+import { fnv1a } from '../core/slots.js';
 import type { Logger } from '../log.js';
 import { sleep, systemClock } from '../clock.js';
 import type { PostgresNode, ReplicationRow, RewindOutcome, Upstream } from '../runtime/ports.js';
@@ -55,15 +56,6 @@ export interface PostgresAdapterOptions {
 const SHM_BUSY = /pre-existing shared memory block .* is still in use/;
 const MAX_START_ATTEMPTS = 20;
 const PG_CONTROL_PATH = ['global', 'pg_control'];
-
-function fnv1a(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, '0');
-}
 
 /** Nearest existing ancestor of `p` (p itself included). */
 function nearestExisting(p: string): string {

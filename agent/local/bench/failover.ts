@@ -4,7 +4,7 @@
 import { LocalCluster } from '../cluster.js';
 import { Writer } from '../writer.js';
 import { recoveryAfter, writerNow } from './rto.js';
-import { printSummary, round, sampleResources, spread } from './stats.js';
+import { log, printSummary, round, sampleResources, spread } from './stats.js';
 
 export interface FailoverBenchOptions {
   readonly runs: number;
@@ -20,7 +20,6 @@ interface RunResult {
   readonly failedAttempts: number;
 }
 
-const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
 
 async function waitRecovered(cluster: LocalCluster, writer: Writer, faultAt: number): Promise<number> {
   // Recovered: an ack after the last failure, and 2 s of writes without a new failure since.

@@ -7,12 +7,12 @@
 // Each workload gets a 3 s warm-up (discarded), then the measured run. Prints requests/s and
 // latency percentiles from wrk, and the agent's CPU % and RSS under load.
 // wrk and the agent share this machine's cores: figures are a floor for a dedicated client.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../cluster.js';
-import { printSummary, round, sampleResources } from './stats.js';
+import { log, printSummary, round, runProgram, sampleResources } from './stats.js';
 
 export interface HealthBenchOptions {
   /** Seconds of load per workload (wrk -d). Default 15. */
@@ -39,7 +39,6 @@ export interface WrkResult {
   readonly socketErrors: number;
 }
 
-const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
 
 const UNIT_MS: Readonly<Record<string, number>> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -72,24 +71,6 @@ export function parseWrk(out: string): WrkResult {
   };
 }
 
-function runWrk(bin: string, args: readonly string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`wrk exited ${code ?? signal}: ${out.slice(-2000)}`));
-    });
-  });
-}
 
 /** What the agent's own /metrics says about its event loop and GC (prom-client default metrics). */
 interface LoopStats {
@@ -157,11 +138,11 @@ export async function benchHealth(opts: HealthBenchOptions): Promise<number> {
       args.push(url);
       const expected = (await cluster.api(primary, w.path, { method: w.method, auth: false })).status;
       // 3 s warm-up, discarded (JIT, connection set-up), then the measured run.
-      await runWrk(wrk, [...args.slice(0, 2), '-d3s', ...args.slice(3)], 60_000);
+      await runProgram(wrk, [...args.slice(0, 2), '-d3s', ...args.slice(3)], process.env, 60_000);
       log(`${w.method} ${w.path} (answers ${expected}): wrk ${args.join(' ')}`);
       const loopBefore = await loopStats(primary.apiUrl); // also resets the event-loop histogram
       const load1 = loadavg()[0]!;
-      const running = runWrk(wrk, args, (seconds + 30) * 1000);
+      const running = runProgram(wrk, [...args], process.env, (seconds + 30) * 1000);
       running.catch(() => undefined); // awaited below; no unhandled rejection while sampling
       // Sample the agent over the middle of the run (skip the first and last second).
       await new Promise((r) => setTimeout(r, 1000));

@@ -8,12 +8,11 @@
 // comes first and each measured run starts after a CHECKPOINT, so neither mode pays for cold
 // caches or the other's dirty buffers; the 1-minute load average is printed with the figures
 // (on a shared machine it says how much they are worth).
-import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster, type LocalNode } from '../cluster.js';
 import { sql } from '../sql.js';
-import { printSummary, round } from './stats.js';
+import { log, printSummary, round, runProgram } from './stats.js';
 
 export interface SyncBenchOptions {
   /** Duration of each pgbench run. Default 60. */
@@ -32,23 +31,6 @@ export interface PgbenchResult {
 }
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
-const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
-
-function run(bin: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => { clearTimeout(timer); reject(err); });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${bin} exited ${code ?? signal}: ${out.slice(-2000)}`));
-    });
-  });
-}
 
 /** Reads pgbench's summary ("tps = …", "latency average = … ms", "… actually processed: …"). */
 export function parsePgbench(out: string): PgbenchResult {
@@ -86,13 +68,13 @@ export async function benchSync(opts: SyncBenchOptions): Promise<number> {
     const env = { ...process.env, PGPASSWORD: decodeURIComponent(url.password), PGCONNECT_TIMEOUT: '5' };
     const conn = ['-h', url.hostname, '-p', url.port, '-U', decodeURIComponent(url.username), url.pathname.slice(1) || 'postgres'];
     log(`pgbench -i -s ${scale} through HAProxy (127.0.0.1:${url.port})`);
-    await run(bin, ['-i', '-s', String(scale), '-q', ...conn], env, 300_000);
+    await runProgram(bin, ['-i', '-s', String(scale), '-q', ...conn], env, 300_000);
 
     const bench = async (mode: string): Promise<PgbenchResult & { load: number }> => {
       await sql(cluster.rwConnString(), 'CHECKPOINT', [], { timeoutMs: 120_000 });
       const before = await primaryNow(cluster);
       log(`${mode}: pgbench -c ${clients} -j ${jobs} -T ${seconds} (primary ${before})`);
-      const out = await run(bin, ['-c', String(clients), '-j', String(jobs), '-T', String(seconds), ...conn], env, (seconds + 120) * 1000);
+      const out = await runProgram(bin, ['-c', String(clients), '-j', String(jobs), '-T', String(seconds), ...conn], env, (seconds + 120) * 1000);
       const after = await primaryNow(cluster);
       if (before !== after) throw new Error(`the leader changed during the ${mode} run (${before} → ${after}); the figures are meaningless`);
       const r = parsePgbench(out);
@@ -106,7 +88,7 @@ export async function benchSync(opts: SyncBenchOptions): Promise<number> {
     if (before && before.state !== 'off') throw new Error(`expected asynchronous replication to start with, /status says ${JSON.stringify(before)}`);
     const warmup = Math.max(5, Math.round(seconds / 4));
     log(`warm-up: pgbench -c ${clients} -j ${jobs} -T ${warmup} (not measured)`);
-    await run(bin, ['-c', String(clients), '-j', String(jobs), '-T', String(warmup), ...conn], env, (warmup + 120) * 1000);
+    await runProgram(bin, ['-c', String(clients), '-j', String(jobs), '-T', String(warmup), ...conn], env, (warmup + 120) * 1000);
     const asyncRun = await bench('asynchronous');
 
     log('switching synchronous_mode on (PATCH /config)');

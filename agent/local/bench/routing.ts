@@ -10,7 +10,7 @@ import pg from 'pg';
 import { readFileSync } from 'node:fs';
 import { LocalCluster, type LocalNode } from '../cluster.js';
 import { endQuietly, sql } from '../sql.js';
-import { printSummary, round, spread } from './stats.js';
+import { log, printSummary, round, spread } from './stats.js';
 
 export interface RoutingBenchOptions {
   readonly runs: number;
@@ -31,7 +31,6 @@ interface RunResult {
   readonly failedWrites: number;
 }
 
-const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TABLE = 'pgwarden_bench_routing';
 

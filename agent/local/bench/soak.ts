@@ -1,30 +1,13 @@
 // `npm run bench:soak`: pgbench through HAProxy for a while (default 10 min) with the default
 // timings, counting leader changes (any is a false failover) and the agents' CPU and RSS.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { LocalCluster } from '../cluster.js';
-import { printSummary, round, sampleResources } from './stats.js';
+import { log, printSummary, round, runProgram, sampleResources } from './stats.js';
 
 export interface SoakBenchOptions {
   readonly seconds: number;
 }
 
-const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
-
-function pgbench(bin: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`pgbench exited ${code}: ${out.slice(-2000)}`));
-    });
-  });
-}
 
 export async function benchSoak(opts: SoakBenchOptions): Promise<number> {
   const cluster = new LocalCluster({ agents: 3, scope: 'benchsoak', agentLogLevel: 'info' });
@@ -36,7 +19,7 @@ export async function benchSoak(opts: SoakBenchOptions): Promise<number> {
     const url = new URL(cluster.rwConnString());
     const env = { ...process.env, PGPASSWORD: decodeURIComponent(url.password) };
     const conn = ['-h', url.hostname, '-p', url.port, '-U', decodeURIComponent(url.username), url.pathname.slice(1) || 'postgres'];
-    await pgbench(bin, ['-i', '-s', '10', '-q', ...conn], env, 300_000);
+    await runProgram(bin, ['-i', '-s', '10', '-q', ...conn], env, 300_000);
     const leaders = new Set<string>([primary.name]);
     let changes = 0;
     let current = primary.name;
@@ -57,7 +40,7 @@ export async function benchSoak(opts: SoakBenchOptions): Promise<number> {
     log(`pgbench -c 4 -j 2 -T ${opts.seconds} through HAProxy`);
     const pids = cluster.nodes.map((n) => cluster.agentPid(n)!);
     const load = sampleResources(pids, Math.min(60_000, opts.seconds * 500));
-    const out = await pgbench(bin, ['-c', '4', '-j', '2', '-T', String(opts.seconds), '-P', '60', ...conn], env, (opts.seconds + 120) * 1000);
+    const out = await runProgram(bin, ['-c', '4', '-j', '2', '-T', String(opts.seconds), '-P', '60', ...conn], env, (opts.seconds + 120) * 1000);
     polling = false;
     await poller;
     const usage = await load;

@@ -1,4 +1,5 @@
 // Small helpers for benchmark figures: order statistics and per-process resource use from /proc.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export interface Spread {
@@ -60,4 +61,26 @@ export function printSummary(name: string, figures: Record<string, unknown>): st
   const line = `BENCH_SUMMARY ${JSON.stringify({ bench: name, ...figures })}`;
   process.stdout.write(`${line}\n`);
   return line;
+}
+
+/** A timestamped progress line. */
+export function log(msg: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
+}
+
+/** Run a program (pgbench, wrk…) to completion with a deadline; resolves its stdout+stderr. */
+export function runProgram(bin: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => { clearTimeout(timer); reject(err); });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${bin} exited ${code ?? signal}: ${out.slice(-2000)}`));
+    });
+  });
 }

@@ -3,9 +3,8 @@
 // acknowledged commit before → first after) and lost acknowledged writes.
 import { LocalCluster } from '../cluster.js';
 import { Writer, writerNow } from '../writer.js';
-import { printSummary, round, spread } from './stats.js';
+import { log, printSummary, round, spread } from './stats.js';
 
-const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
 
 export async function benchSwitchover(opts: { runs: number }): Promise<number> {
   const cluster = new LocalCluster({ agents: 3, scope: 'benchsw', agentLogLevel: 'info' });
