@@ -201,29 +201,20 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     });
   }
 
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/cluster',
-    handler: (req, reply) => {
-      const doc = buildClusterDoc(store.get());
-      if (doc === null) return sendError(req, reply, 'NO_CLUSTER_VIEW', 'no cluster view read from etcd yet');
-      reply.code(200);
-      if (statusOnly(req)) reply.send();
-      else reply.send(doc);
-    },
-  });
-
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/history',
-    handler: (req, reply) => {
-      const doc = buildHistoryDoc(store.get());
-      if (doc === null) return sendError(req, reply, 'NO_CLUSTER_VIEW', 'no cluster view read from etcd yet');
-      reply.code(200);
-      if (statusOnly(req)) reply.send();
-      else reply.send(doc);
-    },
-  });
+  // Documents built from the cluster view: 503 until one has been read from etcd.
+  for (const [url, build] of [['/cluster', buildClusterDoc], ['/history', buildHistoryDoc]] as const) {
+    app.route({
+      method: ['GET', 'HEAD'],
+      url,
+      handler: (req, reply) => {
+        const doc = build(store.get());
+        if (doc === null) return sendError(req, reply, 'NO_CLUSTER_VIEW', 'no cluster view read from etcd yet');
+        reply.code(200);
+        if (statusOnly(req)) reply.send();
+        else reply.send(doc);
+      },
+    });
+  }
 
   app.route({
     method: ['GET', 'HEAD'],
