@@ -158,6 +158,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     sendError(req, reply, 'INTERNAL', 'internal error');
   });
 
+  // The read side takes no body. A health check that sends one anyway (some checkers add a
+  // Content-Type to OPTIONS) is answered, not refused with 415: the body is read and dropped.
+  // The control routes keep their own strict JSON-only parsers (control-routes.ts).
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_req, _body, done) => done(null, undefined));
+
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?', 1)[0] ?? req.url;
     sendError(req, reply, 'NOT_FOUND', `no such endpoint: ${req.method} ${path}`);

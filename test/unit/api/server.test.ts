@@ -156,6 +156,19 @@ describe('bad input', () => {
     expect(res.body).toBe('');
   });
 
+  // Some checkers send a Content-Type (even a body) with OPTIONS; the check is still answered.
+  it.each([
+    ['OPTIONS', 'text/html', undefined],
+    ['OPTIONS', 'application/x-whatever', 'ignored'],
+    ['GET', 'text/plain', undefined],
+  ] as const)('%s /primary with Content-Type %s is answered, not refused', async (method, type, payload) => {
+    const { app } = harness(primaryState());
+    const res = await app.inject({ method, url: '/primary', headers: { 'content-type': type }, ...(payload ? { payload } : {}) });
+    expect(res.statusCode).toBe(200);
+    const replica = await app.inject({ method, url: '/replica', headers: { 'content-type': type } });
+    expect(replica.statusCode).toBe(503);
+  });
+
   it('a repeated ?lag → 400, not 500', async () => {
     const { app } = harness(replicaState());
     const res = await app.inject({ method: 'GET', url: '/replica?lag=1&lag=2' });
