@@ -87,16 +87,25 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const progress = opts.progress ?? (() => undefined);
   const results: RepResult[] = [];
   let cluster: LocalCluster | null = null;
+  let clusterRelay = false;
   const clusters: { c: LocalCluster; failed: boolean }[] = [];
   try {
     for (const scenario of opts.scenarios) {
       for (let rep = 1; rep <= reps; rep++) {
         const say = (msg: string) => progress(`${new Date().toISOString().slice(11, 23)} ${scenario.name} #${rep}: ${msg}`);
+        const relay = scenario.latencyRelay === true;
+        if (cluster && clusterRelay !== relay) {
+          say(`this scenario needs a cluster ${relay ? 'with' : 'without'} delay relays: starting a fresh one`);
+          await cluster.stop();
+          cluster = null;
+        }
         if (!cluster) {
+          clusterRelay = relay;
           cluster = new LocalCluster({
             agents: 3,
             scope: 'chaos',
             netns: true,
+            latencyRelay: relay,
             agentLogLevel: 'debug',
             ...(opts.baseDir ? { baseDir: opts.baseDir } : {}),
             ...(mode === 'sync' ? { dcs: { synchronous_mode: true } } : {}),

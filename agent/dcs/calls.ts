@@ -55,6 +55,14 @@ const MAX_PAUSE_MS = 200;
 const TIMER_GRACE_MS = 20;
 /** With several hosts, an attempt gets at least this long (a slow answer is still an answer). */
 const MIN_SLICE_MS = 150;
+/**
+ * …and at least this many times the smoothed duration of recent successful attempts, so a slow
+ * but live link (a WAN, a congested network) is waited for instead of timed out attempt after
+ * attempt. A frozen host gives no successful attempts, so it does not stretch the slices.
+ */
+const SLICE_PER_RTT = 2.5;
+/** Weight of the newest sample in the smoothed attempt duration (as TCP's SRTT). */
+const RTT_GAIN = 0.2;
 
 /**
  * How long a host's circuit stays open before one probe call may pass. Short, so a frozen or
@@ -111,12 +119,19 @@ export class CallRunner {
   readonly #clock: MonotonicClock;
   readonly #hostCount: number;
   readonly #onRequest: RequestObserver | undefined;
+  /** Smoothed duration of successful attempts, ms (null before the first). */
+  #srttMs: number | null = null;
 
   /** `onRequest` learns each operation's name and duration, retries included, failed or not. */
   constructor(clock: MonotonicClock, hostCount: number, onRequest?: RequestObserver) {
     this.#clock = clock;
     this.#hostCount = hostCount;
     this.#onRequest = onRequest;
+  }
+
+  /** Smoothed duration of recent successful attempts, ms (null before the first success). */
+  get smoothedAttemptMs(): number | null {
+    return this.#srttMs;
   }
 
   budget(ms: number): Budget {
@@ -161,10 +176,14 @@ export class CallRunner {
       }
       // With several hosts, do not let one frozen host eat the whole budget.
       const slice = this.#hostCount > 1
-        ? Math.min(remaining, Math.max(budget.totalMs / this.#hostCount, MIN_SLICE_MS))
+        ? Math.min(remaining, Math.max(budget.totalMs / this.#hostCount, MIN_SLICE_MS, SLICE_PER_RTT * (this.#srttMs ?? 0)))
         : remaining;
+      const started = this.#clock.now();
       try {
-        return await withTimer(attempt({ deadline: new Date(Date.now() + slice) }), slice + TIMER_GRACE_MS);
+        const result = await withTimer(attempt({ deadline: new Date(Date.now() + slice) }), slice + TIMER_GRACE_MS);
+        const took = this.#clock.now() - started;
+        this.#srttMs = this.#srttMs === null ? took : (1 - RTT_GAIN) * this.#srttMs + RTT_GAIN * took;
+        return result;
       } catch (e) {
         lastError = e;
         if (e instanceof DcsError) throw e;

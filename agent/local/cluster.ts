@@ -28,6 +28,7 @@ import {
 } from './etcd.js';
 import { fetchHaproxyServers, haproxyArgs, type HaproxyServerState } from './haproxy.js';
 import { NetnsNetwork } from './netns.js';
+import { LatencyRelays } from './latency-relays.js';
 import { allocatePorts } from './ports.js';
 import { findPostmaster, readStat, signalQuietly, stopAndConfirm, withDescendants } from './procfs.js';
 import { OWNER_FILE, reapStale, RUN_FILE, SHM_PREFIX, type ReapResult } from './reap.js';
@@ -102,6 +103,11 @@ export interface LocalClusterOptions {
    * (partitions, latency). Needs root, ip, iptables and tc. Default false: everything on loopback.
    */
   netns?: boolean;
+  /**
+   * With netns: pass every connection of every node through a delay relay (latency-relays.ts), so
+   * `setLatency` can slow a node's links on kernels without tc netem. Default false.
+   */
+  latencyRelay?: boolean;
 }
 
 export interface LocalNode {
@@ -239,6 +245,7 @@ export class LocalCluster {
   #haproxyProc: TrackedProcess | null = null;
   #fatal: string | null = null;
   #net: NetnsNetwork | null = null;
+  #relays: LatencyRelays | null = null;
 
   constructor(opts: LocalClusterOptions = {}) {
     this.#opts = opts;
@@ -434,6 +441,7 @@ export class LocalCluster {
       this.#nodes = Array.from({ length: this.#agentCount }, (_, i) => this.#describeNode(i, ports[2 * i]!, ports[2 * i + 1]!));
       this.#prepareNodeDirs();
       this.#writeRunFile({});
+      if (this.#net && this.#opts.latencyRelay) await this.#startRelays(this.#net);
       for (const n of this.#nodes) this.#spawnAgent(n);
     }
     this.#checkStopping();
@@ -566,6 +574,17 @@ export class LocalCluster {
     this.#log.info({ node: n.name, pids: [...pids] }, 'killNode');
     for (const pid of pids) signalQuietly(pid, 'SIGKILL');
     await this.#waitGoneOrThrow(pids, 5000, `processes of ${n.name}`);
+  }
+
+  /**
+   * Latency on every connection of a node, both directions (needs latencyRelay: true). Zero
+   * removes it. Applies to bytes read from then on.
+   */
+  setLatency(ref: NodeRef, delayMs: number, jitterMs = 0): void {
+    if (!this.#relays) throw new Error('LocalCluster.setLatency: start the cluster with netns: true and latencyRelay: true');
+    const n = this.node(ref);
+    this.#log.info({ node: n.name, delayMs, jitterMs }, 'setLatency');
+    this.#relays.setDelay(n.name, { delayMs, jitterMs });
   }
 
   /** SIGSTOP every etcd member (or those listed, 0-based): the DCS hangs without closing sockets. */
@@ -858,6 +877,18 @@ export class LocalCluster {
         chownSync(n.configFile, runAs.uid, runAs.gid);
       }
     }
+  }
+
+  async #startRelays(net: NetnsNetwork): Promise<void> {
+    this.#relays = await LatencyRelays.start({
+      net,
+      supervisor: this.#requireSupervisor(),
+      nodes: this.#nodes,
+      etcd: this.#etcd.map((m, i) => ({ label: `etcd${i + 1}`, host: net.etcdAddress, port: m.clientPort })),
+      relayMain: join(dirname(this.#cli), 'local', 'delay-relay-main.js'),
+      setpriv: findSetpriv(),
+    });
+    this.#log.info({ nodes: this.#nodes.map((n) => n.name) }, 'latency relays up');
   }
 
   /** A node's listen/connect addresses and pg_hba inside its namespace. */

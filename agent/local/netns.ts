@@ -113,6 +113,13 @@ export function reapStaleNetns(tools: NetTools = requireNetTools()): string[] {
 
 export type PartitionTarget = 'etcd' | 'haproxy' | { readonly node: string };
 
+export interface RedirectRule {
+  readonly direction: 'out' | 'in';
+  readonly address: string;
+  readonly port: number;
+  readonly toPort: number;
+}
+
 export class NetnsNetwork {
   readonly tag: string;
   readonly subnet: string;
@@ -215,13 +222,17 @@ export class NetnsNetwork {
   }
 
   /**
-   * netem delay (and optionally a rate limit such as "16mbit") on the node's link, both directions:
-   * its eth0 egress and its bridge port's egress.
+   * iptables REDIRECT rules in the node's namespace (nat table): `out` sends the node's own
+   * connections to address:port (except root's, i.e. a relay's own) to toPort on the node; `in`
+   * sends connections arriving for address:port there. Used by LatencyRelays.
    */
-  addLatency(name: string, delayMs: number, jitterMs = 0, rate?: string): void {
-    const n = this.node(name);
-    const netem = ['netem', 'delay', `${delayMs}ms`, ...(jitterMs > 0 ? [`${jitterMs}ms`] : []), ...(rate ? ['rate', rate] : [])];
-    this.#qdisc(n, netem, 'netem (kernel module sch_netem) is not available in this kernel; latency faults cannot run here');
+  redirect(name: string, rules: readonly RedirectRule[]): void {
+    for (const r of rules) {
+      const match = ['-p', 'tcp', '-d', r.address, '--dport', String(r.port)];
+      const target = ['-j', 'REDIRECT', '--to-ports', String(r.toPort)];
+      if (r.direction === 'out') this.#iptables(name, ['-t', 'nat', '-A', 'OUTPUT', ...match, '-m', 'owner', '!', '--uid-owner', '0', ...target]);
+      else this.#iptables(name, ['-t', 'nat', '-A', 'PREROUTING', ...match, ...target]);
+    }
   }
 
   /** Token-bucket rate limit (tbf, e.g. "16mbit") on the node's link, both directions. */
@@ -236,14 +247,14 @@ export class NetnsNetwork {
     ] as const) {
       const r = run(cmd, args);
       if (!r.ok) {
-        this.clearLatency(n.name);
+        this.clearRateLimit(n.name);
         throw new Error(`netns: \`${[cmd, ...args].join(' ')}\` failed: ${r.out}${/unknown/i.test(r.out) ? ` (${unknownHint})` : ''}`);
       }
     }
   }
 
-  /** Removes any qdisc set by addLatency or rateLimit. */
-  clearLatency(name: string): void {
+  /** Removes the qdisc set by rateLimit. */
+  clearRateLimit(name: string): void {
     const n = this.node(name);
     run(this.tools.ip, ['netns', 'exec', n.ns, this.tools.tc, 'qdisc', 'del', 'dev', 'eth0', 'root']);
     run(this.tools.tc, ['qdisc', 'del', 'dev', n.hostVeth, 'root']);

@@ -60,7 +60,7 @@ describe('network namespaces for chaos', () => {
     // matrix exercises it; tbf is what the base-backup scenario uses.)
     n.rateLimit('node1', '16mbit');
     expect(spawnSync(n.tools.tc, ['qdisc', 'show', 'dev', n.node('node1').hostVeth], { encoding: 'utf8' }).stdout).toContain('tbf');
-    n.clearLatency('node1');
+    n.clearRateLimit('node1');
     expect(connectFrom(n, 'node1', n.etcdAddress, port)).toBe('ok');
 
     expect(n.destroy()).toEqual([]);

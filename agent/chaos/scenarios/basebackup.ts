@@ -44,7 +44,7 @@ export const killDuringBasebackup: Scenario = {
       ctx.faultInjected();
       await ctx.cluster.killNode(victim);
     } finally {
-      net.clearLatency(victim.name);
+      net.clearRateLimit(victim.name);
     }
     ctx.step(`restart ${victim.name}`);
     ctx.cluster.startAgent(victim);

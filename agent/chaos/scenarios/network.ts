@@ -1,5 +1,5 @@
 // Network faults (need netns: true): silent DROP partitions inside the primary's namespace, and
-// netem latency. Every fault is healed in a finally block.
+// latency through delay relays. Every fault is healed in a finally block.
 import type { Scenario } from './types.js';
 
 function requireNet(ctx: Parameters<Scenario['run']>[0]) {
@@ -70,22 +70,35 @@ export const partitionHaproxy: Scenario = {
   },
 };
 
+/** ms for one GET /liveness on the primary's API (a fresh connection, through its links). */
+async function apiRoundTrip(ctx: Parameters<Scenario['run']>[0]): Promise<number> {
+  const t0 = Date.now();
+  await ctx.cluster.api(ctx.primary, '/liveness', { auth: false, timeoutMs: 5000 });
+  return Date.now() - t0;
+}
+
 export const latency: Scenario = {
   name: 'latency',
-  description: 'netem 150±50 ms delay on the primary\'s link for 4×ttl (etcd, replicas and HAProxy all behind it)',
+  description: '150±50 ms added to every connection of the primary, both ways, for 4×ttl (etcd, replicas and HAProxy all behind it; delay relays, as this kernel has no tc netem)',
   netns: true,
+  latencyRelay: true,
   async run(ctx) {
-    const net = requireNet(ctx);
-    ctx.step(`netem delay 150±50 ms on ${ctx.primary.name} for ${4 * ctx.ttlMs} ms`);
+    ctx.step(`150±50 ms latency on every connection of ${ctx.primary.name} for ${4 * ctx.ttlMs} ms`);
     ctx.faultInjected();
+    let rtt: number;
     try {
-      net.addLatency(ctx.primary.name, 150, 50);
-      await ctx.sleep(4 * ctx.ttlMs);
+      ctx.cluster.setLatency(ctx.primary, 150, 50);
+      await ctx.sleep(500);
+      rtt = await apiRoundTrip(ctx);
+      // Proof that the fault hit: a request and its answer each wait at least 100 ms.
+      if (rtt < 200) throw new Error(`latency not in effect: GET /liveness on ${ctx.primary.name} took ${rtt} ms`);
+      ctx.step(`GET /liveness on ${ctx.primary.name} takes ${rtt} ms`);
+      await ctx.sleep(4 * ctx.ttlMs - 500);
     } finally {
-      net.clearLatency(ctx.primary.name);
+      ctx.cluster.setLatency(ctx.primary, 0, 0);
     }
     ctx.step(`latency removed from ${ctx.primary.name}`);
     ctx.healed();
-    return {};
+    return { notes: [`API round trip under latency ${rtt} ms`] };
   },
 };

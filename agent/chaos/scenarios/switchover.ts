@@ -22,21 +22,46 @@ export const switchoverUnderLoad: Scenario = {
   },
 };
 
+/** Poll interval while waiting for the primary to start handing over. */
+const HANDOVER_POLL_MS = 10;
+
+/**
+ * Resolves once the primary has begun handing over (its /primary check stops answering 200: it
+ * stopped serving, before it checkpoints, stops and releases the key), or once `answered` is set.
+ * Bounded by `timeoutMs`.
+ */
+async function handoverBegun(ctx: ScenarioContext, answered: () => boolean, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until && !answered()) {
+    const res = await ctx.cluster.api(ctx.primary, '/primary', { method: 'OPTIONS', auth: false, timeoutMs: 500 }).catch(() => null);
+    if (res !== null && res.status !== 200) return true;
+    await ctx.sleep(HANDOVER_POLL_MS);
+  }
+  return false;
+}
+
 export const killDuringSwitchover: Scenario = {
   name: 'kill-during-switchover',
-  description: 'POST /switchover, and kill the primary\'s node 300 ms later (mid-handover); restart it after a new primary',
+  description: 'POST /switchover and kill the primary\'s node the moment it begins handing over (stops serving, before it releases the key); restart it after a new primary',
   netns: false,
   async run(ctx) {
-    ctx.step(`POST /switchover leader=${ctx.primary.name}, kill it 300 ms later`);
+    ctx.step(`POST /switchover leader=${ctx.primary.name}; kill it as soon as it stops serving`);
     ctx.faultInjected();
-    const post = postSwitchover(ctx).catch((err: unknown) => `failed: ${(err as Error).message}`);
-    await ctx.sleep(300);
+    const posted = Date.now();
+    let answered = false;
+    const post = postSwitchover(ctx)
+      .catch((err: unknown) => `failed: ${(err as Error).message}`)
+      .finally(() => { answered = true; });
+    const midway = await handoverBegun(ctx, () => answered, 10_000);
     await ctx.cluster.killNode(ctx.primary);
+    const killedAfter = Date.now() - posted;
     const answer = await post;
+    const when = midway ? `mid-handover, ${killedAfter} ms after the request` : `after the switchover had finished (${killedAfter} ms): the in-flight case was missed`;
+    ctx.step(`killed ${ctx.primary.name} ${when}`);
     const next = await ctx.waitNewPrimary(ctx.primary.name, 30_000);
     ctx.step(`new primary ${next.name} (switchover answer: ${answer}); restart ${ctx.primary.name}`);
     ctx.cluster.startAgent(ctx.primary);
     ctx.healed();
-    return { notes: [`new primary ${next.name}`, `switchover: ${answer}`] };
+    return { notes: [`new primary ${next.name}`, `killed ${when}`, `switchover: ${answer}`] };
   },
 };

@@ -45,5 +45,7 @@ export interface Scenario {
   readonly description: string;
   /** Needs per-node network namespaces (partitions, latency). */
   readonly netns: boolean;
+  /** Needs every connection to pass through delay relays (LocalCluster latencyRelay). */
+  readonly latencyRelay?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioOutcome>;
 }

@@ -47,6 +47,30 @@ describe('CallRunner', () => {
     expect(ms).toBeLessThan(500);
   });
 
+  test('a slow but live link stretches the slices: attempts are waited for, not timed out', async () => {
+    const r = runner(3);
+    const slow = (ms: number) => () => new Promise<string>((res) => setTimeout(() => res('ok'), ms));
+    // 400 ms answers: longer than a third of the 1 s budget. The first call may need a retry;
+    // once the runner has seen answers take 400 ms, one attempt is given time enough.
+    await r.run('warm-up', r.budget(2000), slow(400), { idempotent: true });
+    expect(r.smoothedAttemptMs).toBeGreaterThanOrEqual(390);
+    let attempts = 0;
+    const { result, error } = await timed(r.run('x', r.budget(1000), () => { attempts++; return slow(400)(); }, { idempotent: true }));
+    expect(error).toBeUndefined();
+    expect(result).toBe('ok');
+    expect(attempts).toBe(1);
+  });
+
+  test('without successful answers the slices stay short (a frozen host is still left early)', async () => {
+    const r = runner(3);
+    expect(r.smoothedAttemptMs).toBeNull();
+    const deadlines: number[] = [];
+    const t0 = Date.now();
+    await timed(r.run('x', r.budget(900), (o) => { deadlines.push(o.deadline.getTime() - t0); return never(); }, { idempotent: true }));
+    expect(deadlines[0]).toBeLessThan(320);
+    expect(r.smoothedAttemptMs).toBeNull();
+  });
+
   test('transport errors are retried within the budget', async () => {
     const r = runner();
     let n = 0;
