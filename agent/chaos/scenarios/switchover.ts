@@ -53,8 +53,9 @@ export const killDuringSwitchover: Scenario = {
       .catch((err: unknown) => `failed: ${(err as Error).message}`)
       .finally(() => { answered = true; });
     const midway = await handoverBegun(ctx, () => answered, 10_000);
-    await ctx.cluster.killNode(ctx.primary);
+    const kill = ctx.cluster.killNode(ctx.primary); // signals at once, then waits for the exits
     const killedAfter = Date.now() - posted;
+    await kill;
     const answer = await post;
     const when = midway ? `mid-handover, ${killedAfter} ms after the request` : `after the switchover had finished (${killedAfter} ms): the in-flight case was missed`;
     ctx.step(`killed ${ctx.primary.name} ${when}`);
