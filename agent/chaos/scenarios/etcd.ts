@@ -1,7 +1,7 @@
 // DCS faults. etcd members are "lost" by SIGSTOP (they vanish without closing a socket, the way a
 // crashed or cut-off machine does) and come back by SIGCONT, so the member keeps its data.
 import type { LocalCluster } from '../../local/cluster.js';
-import type { Scenario } from './types.js';
+import { holdFault, type Scenario } from './types.js';
 
 /** 0-based index of the raft leader, from `etcdctl endpoint status`. */
 export async function etcdLeaderIndex(cluster: LocalCluster): Promise<number> {
@@ -23,15 +23,12 @@ export const etcdMemberLoss: Scenario = {
   async run(ctx) {
     const leader = await etcdLeaderIndex(ctx.cluster);
     const victim = (leader + 1) % ctx.cluster.etcdEndpoints.length;
-    ctx.step(`freeze etcd${victim + 1} (follower) for ${4 * ctx.ttlMs} ms`);
-    ctx.faultInjected();
-    ctx.cluster.freezeEtcd([victim]);
-    try {
-      await ctx.sleep(4 * ctx.ttlMs);
-    } finally {
-      ctx.cluster.thawEtcd([victim]);
-    }
-    ctx.healed();
+    await holdFault(ctx, {
+      what: `freeze etcd${victim + 1} (follower) for ${4 * ctx.ttlMs} ms`,
+      inject: () => ctx.cluster.freezeEtcd([victim]),
+      heal: () => ctx.cluster.thawEtcd([victim]),
+      holdMs: 4 * ctx.ttlMs,
+    });
     return { notes: [`etcd${victim + 1} lost`] };
   },
 };
@@ -42,15 +39,12 @@ export const etcdLeaderLoss: Scenario = {
   netns: false,
   async run(ctx) {
     const leader = await etcdLeaderIndex(ctx.cluster);
-    ctx.step(`freeze etcd raft leader etcd${leader + 1} for ${4 * ctx.ttlMs} ms`);
-    ctx.faultInjected();
-    ctx.cluster.freezeEtcd([leader]);
-    try {
-      await ctx.sleep(4 * ctx.ttlMs);
-    } finally {
-      ctx.cluster.thawEtcd([leader]);
-    }
-    ctx.healed();
+    await holdFault(ctx, {
+      what: `freeze etcd raft leader etcd${leader + 1} for ${4 * ctx.ttlMs} ms`,
+      inject: () => ctx.cluster.freezeEtcd([leader]),
+      heal: () => ctx.cluster.thawEtcd([leader]),
+      holdMs: 4 * ctx.ttlMs,
+    });
     return { notes: [`etcd${leader + 1} (leader) lost`] };
   },
 };
@@ -62,15 +56,12 @@ export const etcdQuorumLoss: Scenario = {
   async run(ctx) {
     const n = ctx.cluster.etcdEndpoints.length;
     const victims = Array.from({ length: Math.floor(n / 2) + 1 }, (_, i) => i);
-    ctx.step(`freeze etcd${victims.map((v) => v + 1).join(',etcd')} (quorum lost) for ${4 * ctx.ttlMs} ms`);
-    ctx.faultInjected();
-    ctx.cluster.freezeEtcd(victims);
-    try {
-      await ctx.sleep(4 * ctx.ttlMs);
-    } finally {
-      ctx.cluster.thawEtcd(victims);
-    }
-    ctx.healed();
+    await holdFault(ctx, {
+      what: `freeze etcd${victims.map((v) => v + 1).join(',etcd')} (quorum lost) for ${4 * ctx.ttlMs} ms`,
+      inject: () => ctx.cluster.freezeEtcd(victims),
+      heal: () => ctx.cluster.thawEtcd(victims),
+      holdMs: 4 * ctx.ttlMs,
+    });
     return {};
   },
 };

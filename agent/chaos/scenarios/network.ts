@@ -1,6 +1,6 @@
 // Network faults (need netns: true): silent DROP partitions inside the primary's namespace, and
 // latency through delay relays. Every fault is healed in a finally block.
-import type { Scenario } from './types.js';
+import { holdFault, type Scenario } from './types.js';
 
 function requireNet(ctx: Parameters<Scenario['run']>[0]) {
   if (!ctx.net) throw new Error('this scenario needs a cluster with netns: true');
@@ -13,20 +13,19 @@ export const partitionEtcd: Scenario = {
   netns: true,
   async run(ctx) {
     const net = requireNet(ctx);
-    ctx.step(`partition ${ctx.primary.name} from etcd (iptables DROP) for ${4 * ctx.ttlMs} ms`);
-    ctx.faultInjected();
-    net.partition(ctx.primary.name, 'etcd');
-    let next = 'none';
-    try {
-      next = (await ctx.waitNewPrimary(ctx.primary.name, 30_000)).name;
-      ctx.step(`new primary ${next}`);
-      await ctx.sleep(4 * ctx.ttlMs);
-    } finally {
-      net.heal(ctx.primary.name);
-    }
-    ctx.step(`healed ${ctx.primary.name}`);
-    ctx.healed();
-    return { notes: [`new primary ${next}`] };
+    const next = await holdFault(ctx, {
+      what: `partition ${ctx.primary.name} from etcd (iptables DROP) for ${4 * ctx.ttlMs} ms`,
+      inject: () => net.partition(ctx.primary.name, 'etcd'),
+      heal: () => net.heal(ctx.primary.name),
+      healedWhat: `healed ${ctx.primary.name}`,
+      during: async () => {
+        const p = (await ctx.waitNewPrimary(ctx.primary.name, 30_000)).name;
+        ctx.step(`new primary ${p}`);
+        return p;
+      },
+      holdMs: 4 * ctx.ttlMs,
+    });
+    return { notes: [`new primary ${next ?? 'none'}`] };
   },
 };
 
@@ -36,16 +35,13 @@ export const partitionReplicas: Scenario = {
   netns: true,
   async run(ctx) {
     const net = requireNet(ctx);
-    ctx.step(`partition ${ctx.primary.name} from ${ctx.replicas.map((r) => r.name).join(', ')} for ${4 * ctx.ttlMs} ms`);
-    ctx.faultInjected();
-    try {
-      for (const r of ctx.replicas) net.partition(ctx.primary.name, { node: r.name });
-      await ctx.sleep(4 * ctx.ttlMs);
-    } finally {
-      net.heal(ctx.primary.name);
-    }
-    ctx.step(`healed ${ctx.primary.name}`);
-    ctx.healed();
+    await holdFault(ctx, {
+      what: `partition ${ctx.primary.name} from ${ctx.replicas.map((r) => r.name).join(', ')} for ${4 * ctx.ttlMs} ms`,
+      inject: () => { for (const r of ctx.replicas) net.partition(ctx.primary.name, { node: r.name }); },
+      heal: () => net.heal(ctx.primary.name),
+      healedWhat: `healed ${ctx.primary.name}`,
+      holdMs: 4 * ctx.ttlMs,
+    });
     return {};
   },
 };
@@ -56,16 +52,13 @@ export const partitionHaproxy: Scenario = {
   netns: true,
   async run(ctx) {
     const net = requireNet(ctx);
-    ctx.step(`partition ${ctx.primary.name} from HAProxy for ${3 * ctx.ttlMs} ms`);
-    ctx.faultInjected();
-    try {
-      net.partition(ctx.primary.name, 'haproxy');
-      await ctx.sleep(3 * ctx.ttlMs);
-    } finally {
-      net.heal(ctx.primary.name);
-    }
-    ctx.step(`healed ${ctx.primary.name}`);
-    ctx.healed();
+    await holdFault(ctx, {
+      what: `partition ${ctx.primary.name} from HAProxy for ${3 * ctx.ttlMs} ms`,
+      inject: () => net.partition(ctx.primary.name, 'haproxy'),
+      heal: () => net.heal(ctx.primary.name),
+      healedWhat: `healed ${ctx.primary.name}`,
+      holdMs: 3 * ctx.ttlMs,
+    });
     return {};
   },
 };
@@ -83,22 +76,21 @@ export const latency: Scenario = {
   netns: true,
   latencyRelay: true,
   async run(ctx) {
-    ctx.step(`150±50 ms latency on every connection of ${ctx.primary.name} for ${4 * ctx.ttlMs} ms`);
-    ctx.faultInjected();
-    let rtt: number;
-    try {
-      ctx.cluster.setLatency(ctx.primary, 150, 50);
-      await ctx.sleep(500);
-      rtt = await apiRoundTrip(ctx);
-      // Proof that the fault hit: a request and its answer each wait at least 100 ms.
-      if (rtt < 200) throw new Error(`latency not in effect: GET /liveness on ${ctx.primary.name} took ${rtt} ms`);
-      ctx.step(`GET /liveness on ${ctx.primary.name} takes ${rtt} ms`);
-      await ctx.sleep(4 * ctx.ttlMs - 500);
-    } finally {
-      ctx.cluster.setLatency(ctx.primary, 0, 0);
-    }
-    ctx.step(`latency removed from ${ctx.primary.name}`);
-    ctx.healed();
+    const rtt = await holdFault(ctx, {
+      what: `150±50 ms latency on every connection of ${ctx.primary.name} for ${4 * ctx.ttlMs} ms`,
+      inject: () => ctx.cluster.setLatency(ctx.primary, 150, 50),
+      heal: () => ctx.cluster.setLatency(ctx.primary, 0, 0),
+      healedWhat: `latency removed from ${ctx.primary.name}`,
+      during: async () => {
+        await ctx.sleep(500);
+        const ms = await apiRoundTrip(ctx);
+        // Proof that the fault hit: a request and its answer each wait at least 100 ms.
+        if (ms < 200) throw new Error(`latency not in effect: GET /liveness on ${ctx.primary.name} took ${ms} ms`);
+        ctx.step(`GET /liveness on ${ctx.primary.name} takes ${ms} ms`);
+        return ms;
+      },
+      holdMs: 4 * ctx.ttlMs - 500,
+    });
     return { notes: [`API round trip under latency ${rtt} ms`] };
   },
 };

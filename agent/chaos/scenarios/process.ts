@@ -1,5 +1,5 @@
 // Process faults on the primary: PostgreSQL killed, agent killed, both (node loss), agent frozen.
-import type { Scenario } from './types.js';
+import { holdFault, type Scenario } from './types.js';
 
 export const killPostgres: Scenario = {
   name: 'kill-postgres',
@@ -51,20 +51,22 @@ export const agentFreeze: Scenario = {
   description: 'SIGSTOP the primary\'s agent for 3×ttl, then SIGCONT (no watchdog: its PostgreSQL stays writable while frozen)',
   netns: false,
   async run(ctx) {
-    ctx.step(`SIGSTOP agent of primary ${ctx.primary.name} for ${3 * ctx.ttlMs} ms`);
-    ctx.faultInjected();
-    ctx.cluster.freezeAgent(ctx.primary);
-    let next: string | null = null;
-    try {
-      next = (await ctx.waitNewPrimary(ctx.primary.name, 30_000)).name;
-      ctx.step(`new primary ${next} while ${ctx.primary.name} is frozen`);
-      await ctx.sleep(Math.max(0, 3 * ctx.ttlMs - 0));
-    } finally {
-      ctx.cluster.thawAgent(ctx.primary);
-    }
-    const thawAt = performance.timeOrigin + performance.now();
-    ctx.step(`SIGCONT agent ${ctx.primary.name}`);
-    ctx.healed();
+    let thawAt = 0;
+    const next = await holdFault(ctx, {
+      what: `SIGSTOP agent of primary ${ctx.primary.name} for ${3 * ctx.ttlMs} ms`,
+      inject: () => ctx.cluster.freezeAgent(ctx.primary),
+      heal: () => {
+        ctx.cluster.thawAgent(ctx.primary);
+        thawAt = performance.timeOrigin + performance.now();
+      },
+      healedWhat: `SIGCONT agent ${ctx.primary.name}`,
+      during: async () => {
+        const p = (await ctx.waitNewPrimary(ctx.primary.name, 30_000)).name;
+        ctx.step(`new primary ${p} while ${ctx.primary.name} is frozen`);
+        return p;
+      },
+      holdMs: 3 * ctx.ttlMs,
+    });
     return {
       expectedOverlap: {
         node: ctx.primary.name,

@@ -49,3 +49,35 @@ export interface Scenario {
   readonly latencyRelay?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioOutcome>;
 }
+
+/** A fault held for a while and then healed: what most scenarios are. */
+export interface HeldFault<T> {
+  /** The progress line for the injection. */
+  readonly what: string;
+  readonly inject: () => void | Promise<void>;
+  /** Always runs, also when `during` or the hold fails. */
+  readonly heal: () => void | Promise<void>;
+  /** The progress line after the heal. */
+  readonly healedWhat?: string;
+  /** Runs right after the injection (e.g. wait for a new primary); its result is returned. */
+  readonly during?: () => Promise<T>;
+  /** How long the fault is held after `during` returned. */
+  readonly holdMs: number;
+}
+
+/** Marks the fault, injects it, runs `during`, holds, heals (in a finally), then marks the heal. */
+export async function holdFault<T = undefined>(ctx: ScenarioContext, f: HeldFault<T>): Promise<T | undefined> {
+  ctx.step(f.what);
+  ctx.faultInjected();
+  let result: T | undefined;
+  try {
+    await f.inject();
+    if (f.during) result = await f.during();
+    await ctx.sleep(f.holdMs);
+  } finally {
+    await f.heal();
+  }
+  if (f.healedWhat) ctx.step(f.healedWhat);
+  ctx.healed();
+  return result;
+}
