@@ -2,26 +2,17 @@
 import { NO_TAGS, type ClusterView, type HaSettings, type MemberRecord, type PgView, type Tags } from '../../../agent/core/types.js';
 import type { NodeState } from '../../../agent/runtime/node-state.js';
 import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
+import { settings } from '../core/builders.js';
 
 /** Monotonic "now" every builder is relative to. */
 export const NOW = 1_000_000;
-export const TTL_MS = 3_000;
+export const TTL_MS = settings.ttlMs;
 /** The leader's published position (cluster.status.optime). */
 export const OPTIME = 0x3_000_000;
 export const MB = 1024 * 1024;
 
-export const SETTINGS: HaSettings = {
-  ttlMs: TTL_MS,
-  loopWaitMs: 1_000,
-  retryTimeoutMs: 1_000,
-  maximumLagOnFailover: MB,
-  primaryStartTimeoutMs: 10_000,
-  checkTimeline: true,
-  usePgRewind: true,
-  rebuildOnRewindFailure: true,
-  synchronousMode: false,
-  synchronousModeStrict: false,
-};
+/** The same defaults the decision-table rows use. */
+export const SETTINGS: HaSettings = settings;
 
 export function member(name: string, patch: Partial<MemberRecord> = {}): MemberRecord {
   return {
