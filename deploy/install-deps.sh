@@ -15,6 +15,8 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v pgbench >/dev/null 2>&1 || need_apt+=(postgresql-contrib)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)  # HTTP load tool: npm run bench:health
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # test certificates (TLS tests)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

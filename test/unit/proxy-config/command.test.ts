@@ -13,7 +13,11 @@ import { clusterView, member } from '../api/builders.js';
 const dir = mkdtempSync(join(tmpdir(), 'pgwarden-proxy-cmd-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const SYSTEM_CA = '/etc/ssl/certs/ca-certificates.crt';
-const haveHaproxy = existsSync('/usr/sbin/haproxy') && existsSync(SYSTEM_CA);
+/** These tests run `haproxy -c`: without it (or the CA bundle) they fail, they never skip. */
+function requireHaproxy(): void {
+  const missing = ['/usr/sbin/haproxy', SYSTEM_CA].filter((f) => !existsSync(f));
+  if (missing.length > 0) throw new Error(`this test needs ${missing.join(' and ')} (apt-get install haproxy ca-certificates; npm run deps does)`);
+}
 
 /** A cluster view as etcd would give it: three members on 10.0.0.x. */
 const VIEW = clusterView({
@@ -94,7 +98,8 @@ describe('proxy-config haproxy', () => {
     expect((await run({ 'allow-empty': true }, [])).code).toBe(0);
   });
 
-  it.skipIf(!haveHaproxy)('checks agents served over https with TLS, and HAProxy accepts it', async () => {
+  it('checks agents served over https with TLS, and HAProxy accepts it', async () => {
+    requireHaproxy();
     const tlsView = [...VIEW.members.slice(0, 2), member('node3', { host: '10.0.0.3', apiUrl: 'https://10.0.0.3:8443/' })];
     const out = join(dir, 'tls.cfg');
     const ca = SYSTEM_CA; // any CA file: haproxy -c loads it
@@ -106,7 +111,8 @@ describe('proxy-config haproxy', () => {
     expect((await run({ 'check-cert': 'my cert.pem' }, tlsView)).stderr).toMatch(/--check-cert: "my cert.pem" must be a path without spaces/);
   });
 
-  it.skipIf(!haveHaproxy)('with --out --check, writes only what HAProxy accepts', async () => {
+  it('with --out --check, writes only what HAProxy accepts', async () => {
+    requireHaproxy();
     const out = join(dir, 'haproxy.cfg');
     const ok = await run({ out, check: true, 'stats-port': 'none' });
     expect(ok.code).toBe(0);
