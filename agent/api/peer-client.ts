@@ -1,26 +1,36 @@
 // Asking a peer agent for its status during a leader race (rule 4). One GET with a hard deadline,
-// no retries (like Patroni's fetch_node_status): a slow peer must not stall the race.
+// our restapi TLS material when the peers serve https, no retries (like Patroni's fetch_node_status): a slow peer must not stall the race.
+import type { SecureContextOptions } from 'node:tls';
 import { parseLsn } from '../core/lsn.js';
+import { httpRequestJson, joinUrl } from './http-request.js';
 import { NO_TAGS, type Lsn, type PeerStatus, type Tags } from '../core/types.js';
 
+/** TLS material for asking peers: the CA that signed their certificates, and our own client pair. */
+export type PeerTls = Pick<SecureContextOptions, 'ca' | 'cert' | 'key'>;
+
+/** GET <apiUrl>/status → the parsed body (any status code). */
+export type PeerStatusGet = (apiUrl: string, timeoutMs: number) => Promise<unknown>;
+
 /**
- * GET <apiUrl>/status. Resolves with the parsed JSON body whatever the status code (a peer that
- * answers is reachable; `toPeerStatus` judges the body). Rejects on timeout, connection failure
- * or a body that is not JSON.
+ * A GET <apiUrl>/status with `tls()` for https peers (read at each call, so a reloaded
+ * certificate is used at once). Resolves with the parsed JSON body whatever the status code (a
+ * peer that answers is reachable; `toPeerStatus` judges the body). Rejects on timeout,
+ * connection or TLS failure, or a body that is not a JSON document.
  */
-export async function fetchPeerStatus(apiUrl: string, timeoutMs: number): Promise<unknown> {
-  const url = `${apiUrl.replace(/\/+$/, '')}/status`;
-  const res = await fetch(url, {
-    headers: { accept: 'application/json' },
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await res.text();
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new Error(`peer ${url} answered ${res.status} with a body that is not JSON`);
-  }
+export function peerStatusGetter(tls: () => PeerTls | undefined = () => undefined): PeerStatusGet {
+  return async (apiUrl, timeoutMs) => {
+    const url = joinUrl(apiUrl, '/status');
+    const peerTls = tls();
+    const res = await httpRequestJson(url, { method: 'GET', timeoutMs, ...(peerTls ? { tls: peerTls } : {}) });
+    if (res.body === null || typeof res.body !== 'object') {
+      throw new Error(`peer ${url.href} answered ${res.status} with a body that is not a JSON document`);
+    }
+    return res.body;
+  };
 }
+
+/** Plain-HTTP peers (and https peers with publicly trusted certificates). */
+export const fetchPeerStatus: PeerStatusGet = peerStatusGetter();
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -6,9 +6,9 @@ import { systemClock, type Clock } from '../clock.js';
 import { EtcdDcs } from '../dcs/etcd-dcs.js';
 import { PostgresAdapter, osUserIds } from '../postgres/adapter.js';
 import { buildApi, startApi } from '../api/server.js';
-import { apiTlsFromConfig, reloadTls } from '../api/tls.js'; // [api-security]
+import { apiTlsFromConfig, readTlsFiles, reloadTls } from '../api/tls.js'; // [api-security]
 import { AgentMetrics } from '../api/metrics.js';
-import { fetchPeerStatus, toPeerStatus } from '../api/peer-client.js';
+import { peerStatusGetter, toPeerStatus } from '../api/peer-client.js';
 import { PGWARDEN_VERSION } from '../version.js';
 import { NO_TAGS, type PgView, type Tags } from '../core/types.js';
 import { eligibleReplicas } from '../core/eligibility.js';
@@ -68,6 +68,10 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
   });
   const apiTls = apiTlsFromConfig(cfg.restapi.tls); // [api-security]
   const apiUrl = `${apiTls ? 'https' : 'http'}://${cfg.restapi.connect_address}/`;
+  // Peers are asked over https with our CA and our certificate as the client certificate (they
+  // may require one); re-read on SIGHUP with the server's.
+  let peerTls = apiTls ? readTlsFiles(apiTls) : undefined;
+  const fetchPeerStatus = peerStatusGetter(() => peerTls);
   const pgAddr = splitHostPort(cfg.postgresql.connect_address);
   const identity: Identity = { name: cfg.name, apiUrl, host: pgAddr.host, port: pgAddr.port, tags: tagsOf(cfg) };
 
@@ -145,7 +149,9 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
     // [api-security] SIGHUP re-reads the REST API's certificate, key and CA (same paths).
     if (apiTls) {
       try {
-        reloadTls(api, apiTlsFromConfig(next.restapi.tls) ?? apiTls);
+        const nextTls = apiTlsFromConfig(next.restapi.tls) ?? apiTls;
+        reloadTls(api, nextTls);
+        peerTls = readTlsFiles(nextTls);
         logger.info('REST API TLS certificate reloaded');
       } catch (err) {
         logger.error({ err: String(err) }, 'REST API TLS certificate not reloaded; keeping the one in use');

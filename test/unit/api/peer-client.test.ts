@@ -74,7 +74,7 @@ describe('fetchPeerStatus', () => {
 
   it('rejects a body that is not JSON', async () => {
     const url = await rawServer((_req, res) => { res.end('<html>nope</html>'); });
-    await expect(fetchPeerStatus(url, 2000)).rejects.toThrow(/not JSON/);
+    await expect(fetchPeerStatus(url, 2000)).rejects.toThrow(/not a JSON document/);
   });
 
   it('rejects when the peer does not answer in time', async () => {

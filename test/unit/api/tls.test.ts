@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, startApi } from '../../../agent/api/server.js';
-import { reloadTls, type ApiTls } from '../../../agent/api/tls.js';
+import { readTlsFiles, reloadTls, type ApiTls } from '../../../agent/api/tls.js';
+import { fetchPeerStatus, peerStatusGetter, toPeerStatus } from '../../../agent/api/peer-client.js';
 import { NodeStateStore } from '../../../agent/runtime/node-state.js';
 import { createLogger } from '../../../agent/log.js';
 import { primaryState } from './builders.js';
@@ -43,6 +44,8 @@ beforeAll(() => {
   issue('server', 'server-one', server);
   issue('server2', 'server-two', server);
   issue('client', 'ctl-client', 'extendedKeyUsage=clientAuth');
+  // An agent's own certificate: it serves with it and presents it when asking peers.
+  issue('node', 'node-one', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth');
 });
 
 afterAll(() => {
@@ -113,6 +116,17 @@ describe('REST API over TLS', () => {
     const withCert = await call(port, { cert: true });
     expect(withCert.status).toBe(200);
     expect((await call(port, { cert: true, method: 'POST', path: '/reload', headers: { authorization: BASIC } })).status).toBe(200);
+  });
+
+  it('a peer asks another for /status with its own certificate when client certificates are required', async () => {
+    const nodeTls: ApiTls = { cert: file('node.crt'), key: file('node.key'), ca: file('ca.crt'), require_client_cert: true };
+    const { port } = await serve(nodeTls);
+    const url = `https://127.0.0.1:${port}/`;
+    const doc = await peerStatusGetter(() => readTlsFiles(nodeTls))(url, 2000);
+    expect(toPeerStatus('node-one', doc)).toMatchObject({ reachable: true, role: 'primary', running: true });
+    // Without our TLS material: the peer's CA is not trusted, and we have no certificate to show.
+    await expect(fetchPeerStatus(url, 2000)).rejects.toThrow(/self[- ]signed|unable to (get|verify)/i);
+    await expect(peerStatusGetter(() => ({ ca: readFileSync(file('ca.crt')) }))(url, 2000)).rejects.toThrow(/certificate|hang up|ECONNRESET|alert/i);
   });
 
   it('reloadTls() installs a renewed certificate for new connections, and keeps the old one on a bad file', async () => {
