@@ -201,3 +201,34 @@ export function convergenceTime(states: readonly NodeStateSample[], healAt: numb
   }
   return null;
 }
+
+/** Convergence after heal is expected within this (issue: "convergence within 30 s after heal"). */
+export const CONVERGENCE_LIMIT_MS = 30_000;
+
+function stateLabel(s: NodeStateSample): string {
+  if (s.role !== 'replica') return s.role;
+  if (!s.streaming) return 'replica not streaming';
+  return s.upstream ? `replica streaming from ${s.upstream}` : 'replica streaming';
+}
+
+/**
+ * What each node went through between `from` and `to`: its state changes, as
+ * "node2: replica not streaming +0.0 s → replica streaming from node1 +35.2 s". For explaining a
+ * slow convergence.
+ */
+export function stateTimeline(states: readonly NodeStateSample[], from: number, to: number): string[] {
+  const byNode = new Map<string, { at: number; label: string }[]>();
+  for (const s of [...states].sort((a, b) => a.at - b.at)) {
+    if (s.at > to) break;
+    const list = byNode.get(s.node) ?? [];
+    byNode.set(s.node, list);
+    const label = stateLabel(s);
+    if (s.at < from) {
+      list.splice(0, list.length, { at: from, label }); // the state the node was in at `from`
+      continue;
+    }
+    if (list.at(-1)?.label !== label) list.push({ at: s.at, label });
+  }
+  return [...byNode.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([node, list]) =>
+    `${node}: ${list.map((x) => `${x.label} +${((x.at - from) / 1000).toFixed(1)} s`).join(' → ')}`);
+}

@@ -15,7 +15,7 @@ import { sql } from '../local/sql.js';
 import { Writer, writerNow } from '../local/writer.js';
 import { deadline } from '../local/wait.js';
 import {
-  checkLostWrites, checkSplitBrain, checkStaleAcks, convergenceTime,
+  checkLostWrites, checkSplitBrain, checkStaleAcks, CONVERGENCE_LIMIT_MS, convergenceTime, stateTimeline,
   type ReplicationMode, type SplitBrainWindow, type StaleAck,
 } from './invariants.js';
 import { ClusterMonitor } from './monitor.js';
@@ -187,6 +187,12 @@ async function runOne(
       failures.push(`did not converge: ${(err as Error).message.split('\n')[0]}; last states ${JSON.stringify([...mon.latest().values()])}`);
       return null;
     });
+    if (convergenceMs !== null && convergenceMs > CONVERGENCE_LIMIT_MS) {
+      failures.push(`converged only ${(convergenceMs / 1000).toFixed(1)} s after heal (limit ${CONVERGENCE_LIMIT_MS / 1000} s)`);
+    }
+    if (convergenceMs === null || convergenceMs > CONVERGENCE_LIMIT_MS / 3) {
+      notes.push(`after heal: ${stateTimeline(mon.states, healedAt, healedAt + (convergenceMs ?? Infinity)).join('; ')}`);
+    }
     const w = writer;
     const fa: number = faultAt;
     say('waiting for writes through HAProxy to flow again');

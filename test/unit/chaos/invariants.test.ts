@@ -2,7 +2,7 @@
 // violation it exists to catch, and a clean history it must accept.
 import { describe, expect, it } from 'vitest';
 import {
-  checkLostWrites, checkSplitBrain, checkStaleAcks, convergenceTime,
+  checkLostWrites, checkSplitBrain, checkStaleAcks, convergenceTime, stateTimeline,
   type NodeStateSample, type WriteSample,
 } from '../../../agent/chaos/invariants.js';
 
@@ -151,5 +151,23 @@ describe('convergenceTime', () => {
   it('ignores states that converged only before the heal', () => {
     const states = [state(0, 'a', 'primary'), state(0, 'b', 'replica', true), state(200, 'b', 'stopped')];
     expect(convergenceTime(states, 100)).toBeNull();
+  });
+});
+
+describe('stateTimeline', () => {
+  it('lists each node\'s state changes from heal, starting with the state it was in', () => {
+    const h = 10_000;
+    const states = [
+      { at: h - 500, node: 'node2', role: 'replica', streaming: false },
+      { at: h - 400, node: 'node1', role: 'primary', streaming: false },
+      { at: h + 200, node: 'node2', role: 'replica', streaming: false },
+      { at: h + 35_200, node: 'node2', role: 'replica', streaming: true, upstream: 'node1' },
+      { at: h + 35_400, node: 'node1', role: 'primary', streaming: false },
+      { at: h + 90_000, node: 'node1', role: 'down', streaming: false },
+    ];
+    expect(stateTimeline(states, h, h + 40_000)).toEqual([
+      'node1: primary +0.0 s',
+      'node2: replica not streaming +0.0 s → replica streaming from node1 +35.2 s',
+    ]);
   });
 });
