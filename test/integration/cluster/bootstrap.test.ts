@@ -27,12 +27,12 @@ describe('bootstrap of a 3-node cluster', () => {
     // The leader key names the primary, and initialize holds its system identifier.
     const leader = await cluster.etcdctl(['get', '--print-value-only', `${cluster.namespace}/${cluster.scope}/leader`]);
     expect(leader.stdout.trim()).toBe(primary.name);
-    const [{ system_identifier: sysid }] = await direct<{ system_identifier: string }>(cluster, primary,
-      'SELECT system_identifier::text FROM pg_control_system()');
+    const sysid = (await direct<{ system_identifier: string }>(cluster, primary,
+      'SELECT system_identifier::text FROM pg_control_system()'))[0]!.system_identifier;
     const init = await cluster.etcdctl(['get', '--print-value-only', `${cluster.namespace}/${cluster.scope}/initialize`]);
     expect(init.stdout.trim()).toBe(sysid);
     // Data checksums are on (pg_rewind needs them or wal_log_hints).
-    const [{ data_checksums }] = await direct<{ data_checksums: string }>(cluster, primary, 'SHOW data_checksums');
+    const { data_checksums } = (await direct<{ data_checksums: string }>(cluster, primary, 'SHOW data_checksums'))[0]!;
     expect(data_checksums).toBe('on');
   });
 
@@ -47,7 +47,7 @@ describe('bootstrap of a 3-node cluster', () => {
       await cluster.waitFor(() => direct(cluster, r, 'SELECT 1 FROM it_boot WHERE v = $1', [marker]), {
         timeoutMs: 10_000, what: `row on ${r.name}`, until: (rows) => rows.length === 1,
       });
-      const [{ ro }] = await direct<{ ro: boolean }>(cluster, r, 'SELECT pg_is_in_recovery() AS ro');
+      const { ro } = (await direct<{ ro: boolean }>(cluster, r, 'SELECT pg_is_in_recovery() AS ro'))[0]!;
       expect(ro).toBe(true);
     }
   });

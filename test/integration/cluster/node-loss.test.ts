@@ -20,7 +20,7 @@ describe('node loss of the primary', () => {
       expect(next.name).not.toBe(old.name);
       await writer.waitForAcks(10, 30_000);
 
-      const [{ tl }] = await direct<{ tl: string }>(cluster, next, "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS tl");
+      const { tl } = (await direct<{ tl: string }>(cluster, next, "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS tl"))[0]!;
       expect(parseInt(tl, 16)).toBeGreaterThan(1);
       const history = await cluster.api(next, '/history');
       expect(history.status).toBe(200);

@@ -62,6 +62,7 @@ const PRIMARY_PG: PgView = {
   upstream: null,
   streaming: false,
   controlState: 'in production',
+  checkpointLsn: null,
 };
 
 /** node-a: running primary holding the leader key with a lease valid for 2 s more. */
@@ -85,6 +86,8 @@ export function primaryState(patch: Partial<NodeState> = {}): NodeState {
     settings: SETTINGS,
     pendingRestart: false,
     dynamicConfig: DEFAULT_DYNAMIC_CONFIG,
+    syncState: 'off',
+    syncStandbys: [],
     ...patch,
   };
 }

@@ -14,6 +14,7 @@ describe('buildStatusDoc', () => {
       xlog: { location: OPTIME + 4096 },
       replication: [{ application_name: 'node-b', client_addr: '10.0.0.2', state: 'streaming', sync_state: 'async' }],
       sync_standby: false,
+      synchronous_replication: { state: 'off', standbys: [] },
       pause: false,
       tags: { nofailover: false, failover_priority: 7, noloadbalance: false, nosync: true },
       dcs_last_seen: 1_735_689_600,
