@@ -21,10 +21,34 @@ export interface Rule {
   readonly build?: (s: Situation) => Action;
 }
 
-/** How long a replica may fail to stream from a leader on a newer timeline before we rewind it. */
+/** How long a replica may fail to stream from a running leader before we rewind or rebuild it. */
 export function divergenceGraceMs(s: Situation): number {
   return Math.max(5000, 3 * s.settings.loopWaitMs);
 }
+
+/** I run a replica of the running leader and have not streamed from it for the grace period. */
+function cutOffFromLeader(s: Situation): boolean {
+  return otherLeader(s) !== null && pgReplica(s) && leaderRunning(s) && !s.local.pg.streaming
+    && s.local.notStreamingSince !== null && s.local.now - s.local.notStreamingSince >= divergenceGraceMs(s);
+}
+
+/** Not streaming past the grace period, on another timeline than the leader's (either way). */
+function offLeaderTimeline(s: Situation): boolean {
+  const tl = leaderTimeline(s);
+  return cutOffFromLeader(s) && tl !== null && (s.local.pg.timeline ?? 0) !== tl;
+}
+
+/**
+ * Not streaming past the grace period because the leader refuses our WAL as diverged, on a
+ * timeline with the same number as its own: two promotions from one timeline that did not see each
+ * other both picked N+1. pg_rewind cannot help ("source and target cluster are on the same
+ * timeline": no rewind required); only a fresh base backup can.
+ */
+function divergedOnSameTimeline(s: Situation): boolean {
+  return cutOffFromLeader(s) && s.local.pg.walDiverged === true;
+}
+
+const notStreamingFor = (s: Situation): string => seconds(s.local.now - (s.local.notStreamingSince ?? s.local.now));
 
 const leaderName = (s: Situation): string => otherLeader(s) ?? '?';
 const dataEmpty = (s: Situation): boolean => s.local.pg.dataDir === 'empty';
@@ -81,11 +105,29 @@ export const RULES: readonly Rule[] = [
       : 'cluster is not initialized; racing to bootstrap it from my existing data directory',
   },
   {
+    // The claim is bound to its maker's lease: it expires when its maker dies. But its maker must
+    // recognise it too, or a claim whose answer was lost blocks bootstrap for as long as the
+    // maker keeps its lease alive (the maker would wait for "another member" like everyone else).
+    id: 'bootstrap.resume-own-claim',
+    when: '`initialize` holds the bootstrap claim, bound to my lease: I made it',
+    action: 'initialize_cluster',
+    applies: (s) => initialize(s).state === 'bootstrapping' && s.local.holdsInitializeClaim,
+    reason: (s) => `the bootstrap claim in \`initialize\` is mine (an earlier attempt did not finish): bootstrapping${
+      dataEmpty(s) ? '' : ' from my existing data directory'}`,
+  },
+  {
     id: 'bootstrap.in-progress',
-    when: '`initialize` is empty: another member is bootstrapping',
+    when: '`initialize` holds the bootstrap claim of another member: it is bootstrapping',
     action: 'wait',
     applies: (s) => initialize(s).state === 'bootstrapping',
     reason: () => 'another member is bootstrapping the cluster',
+  },
+  {
+    id: 'bootstrap.malformed',
+    when: '`initialize` holds neither the claim nor a system identifier; my data directory is empty and nobody leads',
+    action: 'wait',
+    applies: (s) => initialize(s).state === 'malformed' && dataEmpty(s) && s.cluster!.leader === null,
+    reason: () => '`initialize` holds a malformed value (see the log): not bootstrapping over it; waiting for a leader to clone from (fix or delete the key)',
   },
   {
     id: 'bootstrap.foreign-data',
@@ -102,6 +144,15 @@ export const RULES: readonly Rule[] = [
     },
   },
   // --- empty data directory in an initialized cluster ----------------------------------------
+  {
+    // E.g. a bootstrap that gave the race back after its late `acquire leader` landed: nobody
+    // could ever clone from us, and the lease keeper would keep the key alive for good.
+    id: 'clone.release-own-key',
+    when: 'my data directory is empty but the leader key names me',
+    action: 'release_leader',
+    applies: (s) => dataEmpty(s) && keyNamesMe(s),
+    reason: () => 'the leader key names me but my data directory is empty: releasing it so a member with data can lead',
+  },
   {
     id: 'clone.no-leader',
     when: 'my data directory is empty and no member holds the leader key',
@@ -290,18 +341,32 @@ export const RULES: readonly Rule[] = [
     build: (s) => ({ kind: 'follow', leader: leaderName(s) }),
   },
   {
+    // Behind: the leader promoted past a point my WAL already went beyond. Ahead: I followed a
+    // primary (onto its new timeline) that is gone, and the leader never saw that timeline.
+    // pg_rewind handles both (it decides itself whether anything diverged).
     id: 'follower.diverged',
-    when: 'another member leads on a newer timeline; my replica has not streamed from it for the grace period',
+    when: 'another member leads on another timeline than mine; my replica has not streamed from it for the grace period',
     action: 'rewind',
-    applies: (s) => {
-      const tl = leaderTimeline(s);
-      return otherLeader(s) !== null && pgReplica(s) && leaderRunning(s) && !s.local.pg.streaming
-        && s.local.notStreamingSince !== null && s.local.now - s.local.notStreamingSince >= divergenceGraceMs(s)
-        && tl !== null && (s.local.pg.timeline ?? 0) < tl;
-    },
-    reason: (s) => `not streaming from ${leaderName(s)} for ${seconds(s.local.now - (s.local.notStreamingSince ?? s.local.now))} and behind its timeline ${
-      leaderTimeline(s)}: my WAL may have diverged; rewinding`,
+    applies: offLeaderTimeline,
+    reason: (s) => `not streaming from ${leaderName(s)} for ${notStreamingFor(s)} and on timeline ${s.local.pg.timeline ?? '?'}, ${
+      (s.local.pg.timeline ?? 0) < (leaderTimeline(s) ?? 0) ? 'behind' : 'ahead of'} its timeline ${leaderTimeline(s)}: my WAL may have diverged; rewinding`,
     build: (s) => ({ kind: 'rewind', leader: leaderName(s) }),
+  },
+  {
+    id: 'follower.diverged-same-timeline',
+    when: 'another member leads; it refuses my WAL as diverged although my timeline has its number, for the grace period; rebuilds are allowed',
+    action: 'rebuild',
+    applies: (s) => divergedOnSameTimeline(s) && s.settings.rebuildOnRewindFailure,
+    reason: (s) => `not streaming from ${leaderName(s)} for ${notStreamingFor(s)}: it refuses my WAL as diverged on timeline ${
+      s.local.pg.timeline ?? '?'}, the number of its own (pg_rewind cannot rewind between equal timeline IDs); rebuilding from a fresh base backup`,
+    build: (s) => ({ kind: 'rebuild', leader: leaderName(s) }),
+  },
+  {
+    id: 'follower.diverged-same-timeline-manual',
+    when: 'another member leads; it refuses my WAL as diverged although my timeline has its number; rebuilds are not allowed',
+    action: 'wait',
+    applies: divergedOnSameTimeline,
+    reason: (s) => `${leaderName(s)} refuses my WAL as diverged on timeline ${s.local.pg.timeline ?? '?'}, the number of its own, which pg_rewind cannot rewind, and rebuild_on_rewind_failure is off: manual action needed (pgwarden ctl reinit)`,
   },
   {
     id: 'follower.healthy',

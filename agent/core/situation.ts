@@ -1,5 +1,6 @@
 // Small named questions about a situation, shared by the rules. Pure.
 import type { ClusterView, ControlState, HaSettings, LocalView, MemberRecord } from './types.js';
+import { withinLease } from './lease.js';
 
 export interface Situation {
   readonly cluster: ClusterView | null;
@@ -20,7 +21,7 @@ export function pgDown(s: Situation): boolean {
 }
 
 export function leaseValid(s: Situation): boolean {
-  return s.local.leaseDeadline !== null && s.local.now < s.local.leaseDeadline;
+  return withinLease(s.local.leaseDeadline, s.local.now);
 }
 
 export function msLeft(s: Situation): number {

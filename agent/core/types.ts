@@ -34,10 +34,16 @@ export interface MemberRecord {
   readonly version: string;
 }
 
+/**
+ * The `initialize` key: absent; the bootstrap claim ("" on its claimant's lease); the cluster's
+ * system identifier; or a value that is none of these (logged; treated as "initialized, system
+ * identifier unknown": nobody bootstraps over it).
+ */
 export type InitializeState =
   | { readonly state: 'absent' }
   | { readonly state: 'bootstrapping' }
-  | { readonly state: 'done'; readonly systemId: string };
+  | { readonly state: 'done'; readonly systemId: string }
+  | { readonly state: 'malformed' };
 
 export interface LeaderStatus {
   /** The leader's last published WAL position. */
@@ -128,6 +134,13 @@ export interface PgView {
   readonly replayPaused?: boolean;
   /** Commit time of the last transaction a running replica replayed (PostgreSQL's text form). */
   readonly replayedAt?: string | null;
+  /**
+   * A running replica that is not streaming: its upstream's last answer refused our WAL as not
+   * part of its own history ("requested starting point … is ahead of the WAL flush position of
+   * this server", "… is not in this server's history"). Evidence that our WAL diverged from the
+   * upstream's, as opposed to the upstream merely being unreachable. Absent when unknown.
+   */
+  readonly walDiverged?: boolean;
 }
 
 export interface LocalView {
@@ -143,6 +156,11 @@ export interface LocalView {
   readonly leaseDeadline: number | null;
   /** The `leader` key holds our name AND is bound to our current lease. */
   readonly holdsLeaderKey: boolean;
+  /**
+   * `initialize` holds the bootstrap claim and it is bound to our current lease: we made it (an
+   * earlier attempt whose answer was lost, or whose bootstrap failed without giving it back).
+   */
+  readonly holdsInitializeClaim: boolean;
   readonly pg: PgView;
   /** Monotonic instant since which PostgreSQL has been down while it should run, or null. */
   readonly pgDownSince: number | null;

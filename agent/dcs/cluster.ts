@@ -14,7 +14,7 @@ import { KEY, MEMBERS_DIR, type ClusterKeys } from './keys.js';
 
 export interface Reader {
   readonly keys: ClusterKeys;
-  /** Our member name and current lease ID (for `leaderIsOurs`). */
+  /** Our member name and current lease ID (for `leaderIsOurs`, `initializeIsOurs`). */
   readonly name: string;
   readonly leaseId: string | null;
   readonly badValues: BadValueLog;
@@ -32,6 +32,7 @@ export function decodeCluster(kvs: readonly IKeyValue[], revision: number, r: Re
   let leader: string | null = null;
   let leaderIsOurs = false;
   let initialize: InitializeState = { state: 'absent' };
+  let initializeIsOurs = false;
   let config: DynamicConfig | null = null;
   let configRevision = 0;
   const members: MemberRecord[] = [];
@@ -58,7 +59,10 @@ export function decodeCluster(kvs: readonly IKeyValue[], revision: number, r: Re
         leaderIsOurs = leader === r.name && r.leaseId !== null && kv.lease === r.leaseId;
         break;
       case KEY.initialize:
-        initialize = take(key, raw, decodeInitialize(raw)) ?? { state: 'absent' };
+        // A malformed value is logged and counts as "initialized, system identifier unknown":
+        // treating it as absent would make every member race to bootstrap (and fail to claim).
+        initialize = take(key, raw, decodeInitialize(raw)) ?? { state: 'malformed' };
+        initializeIsOurs = initialize.state === 'bootstrapping' && r.leaseId !== null && kv.lease === r.leaseId;
         break;
       case KEY.config:
         // The revision is the key's, even when its value is bad: a CAS may then replace it.
@@ -90,5 +94,6 @@ export function decodeCluster(kvs: readonly IKeyValue[], revision: number, r: Re
     configRevision,
     revision: Number(revision),
     leaderIsOurs,
+    initializeIsOurs,
   };
 }

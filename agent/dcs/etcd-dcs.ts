@@ -3,7 +3,7 @@
 // concurrent writer are etcd transactions comparing create_revision, mod_revision or value.
 import type { Etcd3, ICompare, IRequestOp, ITxnRequest, ITxnResponse, KVClient } from 'etcd3';
 import type { DynamicConfig, TlsFiles } from '../config/types.js';
-import type { FailoverRequest, HistoryRow, LeaderStatus, MemberRecord, SyncState } from '../core/types.js';
+import type { FailoverRequest, HistoryRow, InitializeState, LeaderStatus, MemberRecord, SyncState } from '../core/types.js';
 import type { Logger } from '../log.js';
 import type { ClusterSnapshot, Dcs, LeaseRenewal } from '../runtime/ports.js';
 import { BadValueLog } from './bad-values.js';
@@ -11,7 +11,7 @@ import { Budget, CallRunner, DcsError, type MonotonicClock, type RequestObserver
 import { createEtcdClient } from './client.js';
 import { decodeCluster } from './cluster.js';
 import {
-  decodeHistory, decodeSync, encodeFailover, encodeHistory, encodeInitialize, encodeMember, encodeStatus,
+  decodeHistory, decodeInitialize, decodeSync, encodeFailover, encodeHistory, encodeInitialize, encodeMember, encodeStatus,
   encodeSync, sameSync,
 } from './codec.js';
 import { encodeConfig } from './config-value.js';
@@ -104,7 +104,7 @@ export class EtcdDcs implements Dcs {
     // 2. Ours on another lease (a previous run's): bind it to our current lease.
     // 3. Absent: create it.
     const res = await this.#txn('acquire leader', {
-      compare: [valueIs(key, this.#name), { key, target: 'Lease', result: 'Equal', lease }],
+      compare: [valueIs(key, this.#name), onLease(key, lease)],
       success: [],
       failure: [{
         request_txn: {
@@ -134,36 +134,59 @@ export class EtcdDcs implements Dcs {
     await this.#put('touch member', MEMBERS_DIR + this.#name, encodeMember(member), this.#requireLease());
   }
 
+  /**
+   * The bootstrap claim is "" (SPEC §2) bound to our lease: it expires if we die before finishing,
+   * and we recognise it as ours (same lease) if the answer to this request is lost.
+   */
   async claimInitialize(): Promise<boolean> {
+    const lease = this.#requireLease();
     const key = this.#keys.key(KEY.initialize);
-    // Not retried once it may have reached etcd: a lost answer would turn our win into a "false".
+    // 1. Our claim already (an earlier attempt got through): won. 2. Absent: create it.
     const res = await this.#txn('claim initialize', {
-      compare: [absent(key)],
-      success: [{ request_put: { key, value: Buffer.alloc(0) } }],
-    }, { idempotent: false });
-    return res.succeeded;
+      compare: [valueIs(key, ''), onLease(key, lease)],
+      success: [],
+      failure: [{ request_txn: { compare: [absent(key)], success: [{ request_put: { key, value: Buffer.alloc(0), lease } }], failure: [] } }],
+    }, { idempotent: true, lease });
+    return res.succeeded || res.responses[0]?.response_txn?.succeeded === true;
   }
 
   async completeInitialize(systemId: string): Promise<void> {
+    const lease = this.#requireLease();
     const key = this.#keys.key(KEY.initialize);
     const value = encodeInitialize(systemId);
+    // A put without a lease detaches the key from ours: the cluster stays initialized for good.
     const res = await this.#txn('complete initialize', {
-      compare: [valueIs(key, '')],
+      compare: [valueIs(key, ''), onLease(key, lease)],
       success: [{ request_put: { key, value: Buffer.from(value) } }],
       failure: [{ request_range: { key } }],
     }, { idempotent: true });
     if (res.succeeded) return;
-    const current = res.responses[0]?.response_range?.kvs[0]?.value.toString('utf8');
+    const kv = res.responses[0]?.response_range?.kvs[0];
+    const current = kv?.value.toString('utf8');
     if (current === value) return; // an earlier attempt of ours got through
-    throw new DcsError('rejected', `complete initialize: ${this.#keys.prefix}${KEY.initialize} holds ${current === undefined ? 'nothing' : JSON.stringify(current)}, not "" — system identifier ${value} not recorded`);
+    const held = current === undefined ? 'nothing' : current === '' ? `another lease's bootstrap claim (lease ${kv?.lease ?? '?'}, ours ${lease})` : JSON.stringify(current);
+    throw new DcsError('rejected', `complete initialize: ${this.#keys.prefix}${KEY.initialize} holds ${held}, not our bootstrap claim — system identifier ${value} not recorded`);
   }
 
-  async abandonInitialize(): Promise<void> {
+  async abandonInitialize(): Promise<InitializeState> {
     const key = this.#keys.key(KEY.initialize);
-    await this.#txn('abandon initialize', {
-      compare: [valueIs(key, '')],
-      success: [{ request_delete_range: { key } }],
-    }, { idempotent: true });
+    const lease = this.#lease.id;
+    const res = lease === null
+      ? null // no lease: our claim, if any, went with the old one
+      : await this.#txn('abandon initialize', {
+        compare: [valueIs(key, ''), onLease(key, lease)],
+        success: [{ request_delete_range: { key } }],
+        failure: [{ request_range: { key } }],
+      }, { idempotent: true });
+    if (res?.succeeded) return { state: 'absent' };
+    const kv = res ? res.responses[0]?.response_range?.kvs[0]
+      : (await this.#run('read initialize', this.#budget(), (opts) => this.#kv.range({ key }, opts), true)).kvs[0];
+    if (!kv) return { state: 'absent' };
+    const raw = kv.value.toString('utf8');
+    const d = decodeInitialize(raw);
+    if (d.ok) return d.value;
+    this.#badValues.bad(this.#keys.prefix + KEY.initialize, raw, d.reason);
+    return { state: 'malformed' };
   }
 
   async initializeConfig(config: DynamicConfig): Promise<void> {
@@ -333,6 +356,11 @@ export class EtcdDcs implements Dcs {
 
 function valueIs(key: Buffer, value: string): ICompare {
   return { key, target: 'Value', result: 'Equal', value: Buffer.from(value) };
+}
+
+/** The key is bound to `lease` (etcd compares lease IDs; an absent key never matches). */
+function onLease(key: Buffer, lease: string): ICompare {
+  return { key, target: 'Lease', result: 'Equal', lease };
 }
 
 function absent(key: Buffer): ICompare {

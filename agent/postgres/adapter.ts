@@ -23,7 +23,7 @@ import {
   chownTo, exists, isInitialized, isMissingOrEmpty, mkdirOwned, readTextIfExists, removeIfExists, writeOwnedFile,
 } from './fsutil.js';
 import { classifyPid, postgresProcessesIn, readPidFile } from './procfs.js';
-import { PROBE_SQL, viewFromProbe, type ProbeRow } from './probe.js';
+import { PROBE_SQL, viewFromProbe, walRefusedAsDiverged, type ProbeRow } from './probe.js';
 import { ensureSourceCheckpoint, runRewind } from './rewind.js';
 import { syncPhysicalSlots } from './slots.js';
 export { osUserIds } from './users.js';
@@ -111,6 +111,8 @@ export class PostgresAdapter implements PostgresNode {
   readonly #warned = new Set<string>();
   #controlCache: { key: string; data: ControlData } | null = null;
   #lastReplication: ReplicationRow[] = [];
+  /** Server log size when the upstream last changed: older WAL receiver errors are not about it. */
+  #upstreamLogMark = 0;
 
   constructor(opts: PostgresAdapterOptions) {
     const uid = process.getuid?.() ?? -1;
@@ -492,6 +494,21 @@ export class PostgresAdapter implements PostgresNode {
     return newest > (view.timeline ?? 0) ? { ...view, timeline: newest } : view;
   }
 
+  /**
+   * A replica that does not stream: did its upstream refuse our WAL as diverged? Read from the
+   * server log since this postmaster started and the upstream last changed (the reason is not
+   * visible in SQL). With logging_collector on, or messages in another language, it stays unknown.
+   */
+  async #withDivergence(view: PgView): Promise<PgView> {
+    if (view.role !== 'replica' || view.streaming || !this.#pm) return view;
+    const log = await readLogSince(this.logFile, Math.max(this.#pm.logOffset, this.#upstreamLogMark));
+    return { ...view, walDiverged: walRefusedAsDiverged(log) };
+  }
+
+  async #logSize(): Promise<number> {
+    return fs.stat(this.logFile).then((st) => st.size, () => 0);
+  }
+
   async #reportedUpstream(): Promise<string | null> {
     if (!(await exists(path.join(this.dataDir, 'standby.signal')))) return null;
     return (await this.#currentUpstream())?.name ?? null;
@@ -511,7 +528,7 @@ export class PostgresAdapter implements PostgresNode {
       if (proc === 'running') {
         try {
           const [row] = await this.#probeConn.query<ProbeRow>(PROBE_SQL);
-          if (row) return await this.#withKnownTimeline(viewFromProbe(row, upstream));
+          if (row) return await this.#withDivergence(await this.#withKnownTimeline(viewFromProbe(row, upstream)));
         } catch (err) {
           this.#log.debug({ err: (err as Error).message }, 'probe query failed');
         }
@@ -676,6 +693,7 @@ export class PostgresAdapter implements PostgresNode {
         this.#upstream = upstream;
         await this.#writeConfig();
         await this.#writeStandbySignal();
+        this.#upstreamLogMark = await this.#logSize();
         await client.query('SELECT pg_reload_conf()');
       });
       this.#log.info({ upstream: upstream.name, host: upstream.host, port: upstream.port }, 'following new upstream (reload)');

@@ -88,3 +88,31 @@ export function viewFromProbe(row: ProbeRow, upstream: string | null): PgView {
     replayedAt: row.replayed_at ?? null,
   };
 }
+
+/**
+ * WAL receiver outcomes in the server log (PostgreSQL 15, English messages). The walsender's
+ * refusals below mean the upstream does not have our WAL in its history: our WAL diverged.
+ * Any other failure (cannot connect, slot missing, segment removed, timeout) says nothing about
+ * divergence, and a start of streaming clears it.
+ */
+const RECEIVER_DIVERGED = [
+  /requested starting point \S+ on timeline \d+ is not in this server's history/,
+  /requested starting point \S+ is ahead of the WAL flush position of this server/,
+  /highest timeline \d+ of the primary is behind recovery timeline \d+/,
+];
+const RECEIVER_STREAMING = /started streaming WAL from primary at/;
+const RECEIVER_FAILED = /could not connect to the primary server|could not start WAL streaming|could not receive data from WAL stream|terminating walreceiver|replication terminated by primary server/;
+
+/**
+ * The last WAL receiver outcome in `log` (the server log since the postmaster started or the
+ * upstream changed) is the upstream refusing our WAL as diverged. Lines after it that are not
+ * about the WAL receiver do not matter.
+ */
+export function walRefusedAsDiverged(log: string): boolean {
+  let diverged = false;
+  for (const line of log.split('\n')) {
+    if (RECEIVER_DIVERGED.some((re) => re.test(line))) diverged = true;
+    else if (RECEIVER_STREAMING.test(line) || RECEIVER_FAILED.test(line)) diverged = false;
+  }
+  return diverged;
+}

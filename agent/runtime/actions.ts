@@ -4,6 +4,8 @@ import type { DynamicConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
 import { wantedSlots } from '../core/slots.js';
+import { withinLease } from '../core/lease.js';
+import { bootstrapRecord } from '../core/bootstrap.js';
 import type { Dcs, PostgresNode, Upstream } from './ports.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import { runRace, type RaceDeps } from './race-runner.js';
@@ -47,8 +49,7 @@ export interface ActionContext {
 }
 
 function leaseValidNow(ctx: ActionContext): boolean {
-  const deadline = ctx.lease.deadline;
-  return deadline !== null && ctx.clock.now() < deadline;
+  return withinLease(ctx.lease.deadline, ctx.clock.now());
 }
 
 function upstreamOf(cluster: ClusterView | null, name: string): Upstream {
@@ -151,22 +152,41 @@ async function initializeCluster(ctx: ActionContext, local: LocalView): Promise<
     await ctx.dcs.completeInitialize(probe.systemId);
     ctx.logger.info({ action: 'initialize_cluster', system_identifier: probe.systemId }, 'cluster bootstrapped; I am the leader');
   } catch (err) {
-    // A late answer may hide a success: if etcd already records our system identifier, this
-    // data directory IS the cluster now. Keep it; the next cycles take it from here.
-    const recorded = await ctx.dcs.readCluster().then((s) => s.view.initialize).catch(() => null);
-    const mine = (await ctx.pg.probe().catch(() => null))?.systemId ?? null;
-    if (recorded?.state === 'done' && mine !== null && recorded.systemId === mine) {
-      ctx.logger.warn({ action: 'initialize_cluster', err: String(err) }, 'bootstrap step failed after etcd recorded our system identifier; keeping the data directory');
-      throw err;
-    }
-    ctx.logger.error({ action: 'initialize_cluster', err: String(err) }, 'bootstrap failed; giving the race back');
-    ctx.lease.arm(false);
-    await ctx.pg.stop('immediate').catch(() => undefined);
-    await ctx.dcs.releaseLeader().catch(() => false);
-    await ctx.dcs.abandonInitialize().catch(() => undefined);
-    if (fresh) await ctx.pg.removeDataDir().catch(() => undefined);
+    await afterFailedBootstrap(ctx, fresh, err);
     throw err;
   }
+}
+
+/**
+ * A bootstrap step failed, maybe only on its deadline: a late answer may hide a success. A data
+ * directory whose system identifier etcd records IS the cluster now; one it may still record (a
+ * write of ours still in flight, or etcd unreadable) must not go on a guess either. So: keep
+ * everything while `initialize` records us or cannot be read; otherwise give the race back, and
+ * remove the fresh data directory only once our claim is gone (then no late write of ours can
+ * still record it: completeInitialize compares the claim).
+ */
+async function afterFailedBootstrap(ctx: ActionContext, fresh: boolean, err: unknown): Promise<void> {
+  const recorded = await ctx.dcs.readCluster().then((s) => s.view.initialize).catch(() => null);
+  const mine = (await ctx.pg.probe().catch(() => null))?.systemId ?? null;
+  const outcome = bootstrapRecord(recorded, mine);
+  if (outcome !== 'not_recorded') {
+    ctx.logger.warn({ action: 'initialize_cluster', err: String(err), outcome }, outcome === 'recorded'
+      ? 'bootstrap step failed after etcd recorded our system identifier; keeping the data directory'
+      : 'bootstrap step failed and we cannot tell whether etcd recorded our system identifier; keeping everything as it is');
+    return;
+  }
+  ctx.logger.error({ action: 'initialize_cluster', err: String(err) }, 'bootstrap failed; giving the race back');
+  ctx.lease.arm(false);
+  await ctx.pg.stop('immediate').catch(() => undefined);
+  await ctx.dcs.releaseLeader().catch(() => false);
+  const after = await ctx.dcs.abandonInitialize().catch(() => null);
+  if (!fresh) return;
+  if (bootstrapRecord(after, mine) === 'not_recorded') {
+    await ctx.pg.removeDataDir().catch(() => undefined);
+    return;
+  }
+  ctx.logger.warn({ action: 'initialize_cluster', initialize: after?.state ?? 'unreadable' },
+    'could not make sure etcd will not record this bootstrap after all; keeping the data directory');
 }
 
 async function rebuild(ctx: ActionContext, from: Upstream, wipe: boolean): Promise<void> {

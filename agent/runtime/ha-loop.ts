@@ -44,6 +44,7 @@ export class HaLoop {
   #settings: HaSettings;
   #cluster: ClusterView | null = null;
   #holdsKey = false;
+  #holdsInitializeClaim = false;
   #pgDownSince: number | null = null;
   #notStreamingSince: number | null = null;
   #rewindFailed = false;
@@ -70,7 +71,8 @@ export class HaLoop {
       logger: log.child({ component: 'lease' }),
       settings: () => this.#settings,
       fence: (reason) => this.#fence(reason),
-      onNewLease: () => { this.#holdsKey = false; this.wakeUp('new lease'); },
+      // Keys on the old lease (leader key, bootstrap claim) went with it.
+      onNewLease: () => { this.#holdsKey = false; this.#holdsInitializeClaim = false; this.wakeUp('new lease'); },
       // Health answers follow the lease between cycles too (rule 3).
       onRenewed: (deadline, sentAtWall) => {
         deps.store.update(this.#holdsKey && this.#serving ? { leaseDeadline: deadline, leaseRenewedAt: sentAtWall } : { leaseRenewedAt: sentAtWall });
@@ -255,6 +257,7 @@ export class HaLoop {
       dcsReachable,
       leaseDeadline: this.lease.deadline,
       holdsLeaderKey: this.#holdsKey,
+      holdsInitializeClaim: this.#holdsInitializeClaim,
       pg,
       pgDownSince: this.#pgDownSince,
       notStreamingSince: this.#notStreamingSince,
@@ -271,6 +274,7 @@ export class HaLoop {
       for (const m of snap.view.members) this.#actx.membersSeen.set(m.name, this.deps.clock.now());
       this.deps.metrics?.observeLeader(snap.view.leader);
       this.#holdsKey = snap.leaderIsOurs;
+      this.#holdsInitializeClaim = snap.initializeIsOurs;
       this.#dcsLastSeen = this.deps.clock.wallNow() / 1000;
       this.#clusterReadAt = this.deps.clock.now();
       if (snap.config) {

@@ -3,7 +3,7 @@
 // PostgreSQL unless a later renewal has moved the deadline on. It never waits for etcd to fence.
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
-import { leaseDeadline, renewIntervalMs } from '../core/lease.js';
+import { afterRenewal, renewIntervalMs } from '../core/lease.js';
 import type { HaSettings } from '../core/types.js';
 import type { Dcs } from './ports.js';
 
@@ -82,15 +82,12 @@ export class LeaseKeeper {
     const settings = this.deps.settings();
     try {
       const r = await this.deps.dcs.renewLease();
-      if (r.newLease && this.#armed) {
-        // Our old lease expired: the leader key went with it. Fence now rather than let the
-        // new lease's deadline keep a primary that no longer holds the key (rule 1).
+      const effect = afterRenewal(this.#deadline, r, this.#armed, settings.ttlMs);
+      if (effect.fenceNow) {
         this.deps.logger.error({ action: 'fence' }, 'etcd lease expired and was re-granted while primary: fencing PostgreSQL');
         void this.deps.fence('lease expired and was re-granted; the leader key is gone');
       }
-      const next = leaseDeadline(r.sentAt, settings.ttlMs);
-      // A late success of an older request must not move the deadline backwards.
-      if (this.#deadline === null || next > this.#deadline) this.#deadline = next;
+      this.#deadline = effect.deadline;
       if (this.#failures > 0) this.deps.logger.info({ failures: this.#failures }, 'lease renewal recovered');
       this.#failures = 0;
       this.#scheduleFence();

@@ -1,7 +1,7 @@
 // The small interfaces the runtime drives. Real adapters live in agent/dcs and agent/postgres;
 // unit tests and the simulator plug in fakes.
 import type {
-  ClusterView, HistoryRow, LeaderStatus, Lsn, MemberRecord, PgView, FailoverRequest, SyncState,
+  ClusterView, HistoryRow, InitializeState, LeaderStatus, Lsn, MemberRecord, PgView, FailoverRequest, SyncState,
 } from '../core/types.js';
 import type { DynamicConfig } from '../config/types.js';
 
@@ -15,6 +15,8 @@ export interface ClusterSnapshot {
   readonly revision: number;
   /** The `leader` key holds our name AND is bound to our current lease. */
   readonly leaderIsOurs: boolean;
+  /** `initialize` holds the bootstrap claim ("") AND it is bound to our current lease. */
+  readonly initializeIsOurs: boolean;
 }
 
 export interface LeaseRenewal {
@@ -42,12 +44,22 @@ export interface Dcs {
   releaseLeader(): Promise<boolean>;
   /** Put `members/<name>` on our lease. */
   touchMember(member: MemberRecord): Promise<void>;
-  /** Create `initialize` = "" only if absent. Resolves true if we won the bootstrap race. */
+  /**
+   * Create `initialize` = "" on our lease only if absent (the claim expires if we die). Resolves
+   * true if we won the bootstrap race, or if the key already holds our own claim (an earlier
+   * attempt whose answer was lost).
+   */
   claimInitialize(): Promise<boolean>;
-  /** Record the system identifier in `initialize` once bootstrap finished (only if it holds ""). */
+  /**
+   * Record the system identifier in `initialize` (no longer on any lease) once bootstrap finished,
+   * only if it holds our own claim. Rejects when it holds anything else.
+   */
   completeInitialize(systemId: string): Promise<void>;
-  /** Delete `initialize` if it still holds "" (our bootstrap failed; let another node try). */
-  abandonInitialize(): Promise<void>;
+  /**
+   * Delete `initialize` if it still holds our own claim (our bootstrap failed; let another node
+   * try). Resolves to what `initialize` holds afterwards (absent once our claim is deleted).
+   */
+  abandonInitialize(): Promise<InitializeState>;
   /** Write `config` only if absent (bootstrap). */
   initializeConfig(config: DynamicConfig): Promise<void>;
   /** Compare-and-swap `config` on its mod_revision; resolves false on a lost race. */

@@ -3,9 +3,11 @@
 //   ha-loop.ts      run(): renew, start the lease keeper, watch, then cycle every loop_wait or at
 //                   once on a watch wake; cycle(): read cluster → probe → decide → arm → act →
 //                   probe → arm → publish → touch member
-//   lease-keeper.ts renew every renewIntervalMs, deadline = leaseDeadline(sentAt) on this host's
-//                   clock, a fence timer at the deadline while armed (independent of the loop)
-//   actions.ts      each action's side effects, in the same order
+//   lease-keeper.ts renew every renewIntervalMs; afterRenewal(): deadline from the send time on
+//                   this host's clock, fence at once on a re-granted lease while armed; a fence
+//                   timer at the deadline while armed (independent of the loop)
+//   actions.ts      each action's side effects, in the same order (withinLease() right before
+//                   promote/start_primary; bootstrapRecord() after a failed bootstrap step)
 //   race-runner.ts  ask every peer's /status (network, timeout), then decideRace()
 //   sync-manager.ts rule 5 on the primary: the real planSync() carried out in the same order
 //                   (unpublish → synchronous_standby_names → publish), the settle barrier, and
@@ -15,12 +17,13 @@
 // interleave exactly as their async counterparts would, with simulated time and failures.
 import { decide } from '../../agent/core/decide.js';
 import { decideRace } from '../../agent/core/race.js';
-import { leaseDeadline, renewIntervalMs } from '../../agent/core/lease.js';
-import { planSync } from '../../agent/core/sync.js';
+import { afterRenewal, renewIntervalMs, withinLease } from '../../agent/core/lease.js';
+import { bootstrapRecord } from '../../agent/core/bootstrap.js';
+import { planSync, syncBarsPromotion } from '../../agent/core/sync.js';
 import { neverPromote } from '../../agent/core/eligibility.js';
 import type {
-  ClusterView, Decision, HaSettings, HistoryRow, LeaderStatus, LocalView, Lsn, PeerStatus, PgState, PgView,
-  SyncState, Tags,
+  ClusterView, Decision, HaSettings, HistoryRow, InitializeState, LeaderStatus, LocalView, Lsn, PeerStatus, PgState,
+  PgView, SyncState, Tags,
 } from '../../agent/core/types.js';
 import { memberRecord, pgStateOf, type Identity } from '../../agent/runtime/member-record.js';
 import { toPeerStatus } from '../../agent/api/peer-client.js';
@@ -111,10 +114,10 @@ export class SimAgent {
 
   // Per-incarnation state (a restarted agent starts from scratch, like the real process).
   #leaseId: number | null = null;
-  /** The lease our last successful acquireLeader bound the key to (observation only). */
-  #keyLease: number | null = null;
   #cluster: ClusterView | null = null;
   #holdsKey = false;
+  /** `initialize` holds the bootstrap claim on our current lease (ClusterSnapshot.initializeIsOurs). */
+  #holdsClaim = false;
   #pgDownSince: number | null = null;
   #notStreamingSince: number | null = null;
   #rewindFailed = false;
@@ -162,19 +165,9 @@ export class SimAgent {
     return this.#leaseId;
   }
 
-  /** We won the leader key on a lease we no longer have (the key went with it). */
-  get leaseChangedSinceKey(): boolean {
-    return this.#keyLease !== null && this.#keyLease !== this.#leaseId;
-  }
-
   /** etcd revision of the cluster view this cycle decided on (0 before the first read). */
   get decidedOnRevision(): number {
     return this.#viewRevision;
-  }
-
-  /** The lease keeper's fence timer is armed (we serve as primary in the loop's eyes). */
-  get fenceArmed(): boolean {
-    return this.#lease.armed;
   }
 
   #log(what: string, quiet = false): void {
@@ -186,9 +179,9 @@ export class SimAgent {
   boot(): void {
     this.proc.boot();
     this.#leaseId = null;
-    this.#keyLease = null;
     this.#cluster = null;
     this.#holdsKey = false;
+    this.#holdsClaim = false;
     this.#pgDownSince = null;
     this.#notStreamingSince = null;
     this.#rewindFailed = false;
@@ -273,6 +266,7 @@ export class SimAgent {
       dcsReachable: this.#lastReadOk,
       leaseDeadline: this.#lease.deadline,
       holdsLeaderKey: this.#holdsKey,
+      holdsInitializeClaim: this.#holdsClaim,
       pg,
       pgDownSince: this.#pgDownSince,
       notStreamingSince: this.#notStreamingSince,
@@ -312,6 +306,7 @@ export class SimAgent {
       this.#cluster = snap.view;
       this.#viewRevision = snap.revision;
       this.#holdsKey = snap.view.leader === this.name && snap.leaderLease !== null && snap.leaderLease === this.#leaseId;
+      this.#holdsClaim = snap.view.initialize.state === 'bootstrapping' && snap.initializeLease !== null && snap.initializeLease === this.#leaseId;
       this.#lastReadOk = true;
       return snap;
     } catch (err) {
@@ -389,14 +384,19 @@ export class SimAgent {
     const lk = this.#lease;
     try {
       const r = yield* this.#renewLease();
-      const next = leaseDeadline(r.sentAt, this.settings.ttlMs);
-      // A late success of an older request must not move the deadline backwards.
-      if (lk.deadline === null || next > lk.deadline) lk.deadline = next;
+      const effect = afterRenewal(lk.deadline, r, lk.armed, this.settings.ttlMs);
+      if (effect.fenceNow && !this.env.sabotage.has('no-fence')) {
+        this.#log('etcd lease expired and was re-granted while primary: FENCING PostgreSQL');
+        spawn(this.proc, this.#fence());
+      }
+      lk.deadline = effect.deadline;
       lk.failures = 0;
       this.#scheduleFence();
       if (this.#holdsKey) this.published = { ...this.published, leaseDeadline: lk.deadline };
       if (r.newLease) {
+        // onNewLease: keys on the old lease (leader key, bootstrap claim) went with it.
         this.#holdsKey = false;
+        this.#holdsClaim = false;
         this.#wakeUp();
       }
       return true;
@@ -444,6 +444,10 @@ export class SimAgent {
 
   // --- actions (actions.ts) --------------------------------------------------------------------
 
+  #leaseValidNow(): boolean {
+    return withinLease(this.#lease.deadline, this.clock.now());
+  }
+
   #upstreamOf(cluster: ClusterView | null, name: string): string {
     const m = cluster?.members.find((x) => x.name === name);
     if (!m) throw new SimFailure(`leader ${name} has no member key; cannot reach its PostgreSQL`);
@@ -469,6 +473,11 @@ export class SimAgent {
         yield* this.#pgConfigure(a.leader ? this.#upstreamOf(cluster, a.leader) : null);
         return yield* this.#withActivity('starting', this.#pgStart());
       case 'start_primary':
+        if (!this.#leaseValidNow()) {
+          this.#log('lease deadline passed; not starting as primary');
+          return;
+        }
+        this.#arm(true);
         yield* this.#pgConfigure(undefined);
         return yield* this.#withActivity('starting', this.#pgStart());
       case 'renew_leader':
@@ -535,27 +544,55 @@ export class SimAgent {
       if (!(yield* this.#acquireLeader())) throw new SimFailure('could not take the leader key after bootstrap');
       this.#arm(true);
       const systemId = probe.systemId;
+      const lease = this.#requireLease();
       yield* this.#dcs('complete initialize', (e) => e.txn(() => {
-        const cur = e.get(KEY.initialize)?.value;
-        if (cur === '') {
-          e.put(KEY.initialize, systemId);
+        const kv = e.get(KEY.initialize);
+        if (kv?.value === '' && kv.lease === lease) {
+          e.put(KEY.initialize, systemId); // no lease: initialized for good
           return true;
         }
-        return cur === systemId ? true : new EtcdRefusal('rejected', `initialize holds ${String(cur)}`);
+        return kv?.value === systemId ? true : new EtcdRefusal('rejected', `initialize holds ${kv ? `${JSON.stringify(kv.value)} on lease ${String(kv.lease)}` : 'nothing'}, not our bootstrap claim`);
       }));
       this.#log('cluster bootstrapped; I am the leader');
     } catch (err) {
       if (!(err instanceof SimFailure)) throw err;
-      this.#log(`bootstrap failed; giving the race back: ${err.message}`);
-      this.#arm(false);
-      yield* this.#swallow(this.#pgStop('immediate'));
-      yield* this.#swallow(this.#releaseLeader());
-      yield* this.#swallow(this.#dcs('abandon initialize', (e) => e.txn(() => {
-        if (e.get(KEY.initialize)?.value === '') e.del(KEY.initialize);
-      })));
-      if (fresh) yield* this.#swallow(this.#pgCall<void>('remove data dir', (done) => this.pg.removeDataDir(done)));
+      yield* this.#afterFailedBootstrap(fresh, err);
       throw err;
     }
+  }
+
+  /** actions.ts afterFailedBootstrap: keep what etcd records (or may record); else give it back. */
+  *#afterFailedBootstrap(fresh: boolean, err: SimFailure): Co<void> {
+    const recorded = (yield* this.#swallow(this.#dcs('read cluster', (e) => decodeCluster(e.range(), e.revision))))?.view.initialize ?? null;
+    const mine = (yield* this.#probe()).systemId;
+    const outcome = bootstrapRecord(recorded, mine);
+    if (outcome !== 'not_recorded') {
+      this.#log(outcome === 'recorded'
+        ? `bootstrap step failed after etcd recorded our system identifier; keeping the data directory: ${err.message}`
+        : `bootstrap step failed and we cannot tell whether etcd recorded our system identifier; keeping everything as it is: ${err.message}`);
+      return;
+    }
+    this.#log(`bootstrap failed; giving the race back: ${err.message}`);
+    this.#arm(false);
+    yield* this.#swallow(this.#pgStop('immediate'));
+    yield* this.#swallow(this.#releaseLeader());
+    const after = (yield* this.#swallow(this.#abandonInitialize())) ?? null;
+    if (!fresh) return;
+    if (bootstrapRecord(after, mine) === 'not_recorded') {
+      yield* this.#swallow(this.#pgCall<void>('remove data dir', (done) => this.pg.removeDataDir(done)));
+      return;
+    }
+    this.#log('could not make sure etcd will not record this bootstrap after all; keeping the data directory');
+  }
+
+  /** etcd-dcs.ts abandonInitialize: delete our own claim; what `initialize` holds afterwards. */
+  *#abandonInitialize(): Co<InitializeState> {
+    const lease = this.#leaseId;
+    return yield* this.#dcs('abandon initialize', (e) => e.txn(() => {
+      const kv = e.get(KEY.initialize);
+      if (lease !== null && kv?.value === '' && kv.lease === lease) e.del(KEY.initialize);
+      return decodeCluster(e.range(), e.revision).view.initialize;
+    }));
   }
 
   *#rebuild(from: string, wipe: boolean): Co<void> {
@@ -621,7 +658,20 @@ export class SimAgent {
   *#promote(cluster: ClusterView | null, local: LocalView, reason: string): Co<void> {
     const before = local.pg.timeline ?? 0;
     const at = local.pg.replayedLsn ?? local.pg.receivedLsn ?? 0;
-    if (!(yield* this.#claimSyncBeforePromote(cluster))) return;
+    if (!(yield* this.#claimSyncBeforePromote(cluster))) {
+      // Our view of `sync` was stale: do not sit on the key (the next cycle decides afresh).
+      yield* this.#releaseLeader();
+      this.#holdsKey = false;
+      this.#log('gave the leader key back: the next cycle decides afresh');
+      return;
+    }
+    // Rule 2 at the moment of acting: never become writable past our lease deadline, and arm the
+    // fence timer before PostgreSQL can accept a write.
+    if (!this.#leaseValidNow()) {
+      this.#log('lease deadline passed before promoting; not promoting');
+      return;
+    }
+    this.#arm(true);
     yield* this.#pgCall<void>('promote', (done) => this.pg.promote(done));
     this.#arm(true);
     const after = yield* this.#probe();
@@ -639,7 +689,9 @@ export class SimAgent {
   /** The leader's per-cycle duties: publish its position (slots are not modelled). */
   *#publishLeaderState(cluster: ClusterView | null, local: LocalView): Co<void> {
     const pg = local.pg;
-    if (pg.walLsn !== null && pg.timeline !== null) {
+    // A leader whose lease deadline passed (paused, slow) may have been replaced: it must not
+    // overwrite the new leader's position, which eligibility is judged against.
+    if (pg.walLsn !== null && pg.timeline !== null && this.#leaseValidNow()) {
       const next: LeaderStatus = { optime: pg.walLsn, timeline: pg.timeline };
       const last = this.#lastStatus;
       if (!last || last.optime !== next.optime || last.timeline !== next.timeline) {
@@ -704,6 +756,12 @@ export class SimAgent {
   /** claimSyncBeforePromote(): take over `sync` (CAS) before promoting; on failure postpone. */
   *#claimSyncBeforePromote(cluster: ClusterView | null): Co<boolean> {
     if (!this.settings.synchronousMode) return true;
+    const barred = syncBarsPromotion(this.name, cluster);
+    if (barred) {
+      this.#log(`not promoting: ${barred}; releasing the leader key`);
+      yield* this.#swallow(this.#releaseLeader());
+      return false;
+    }
     const next: SyncState = { leader: this.name, syncStandbys: [] };
     if (!(yield* this.#writeSync(next, cluster?.sync ?? null))) {
       this.#log('postponing promotion: lost the compare-and-swap on sync');
@@ -813,18 +871,23 @@ export class SimAgent {
     return this.#leaseId;
   }
 
-  *#leasedPut(what: string, key: string, value: unknown): Co<void> {
-    const lease = this.#requireLease();
+  /** A request that writes on `lease`: if etcd no longer knows that lease, forget it (etcd-dcs #leased). */
+  *#leased<T>(lease: number, work: Co<T>): Co<T> {
     try {
-      yield* this.#dcs(what, (e) => {
-        if (!e.leaseAlive(lease)) return new EtcdRefusal('no_lease', 'requested lease not found');
-        e.put(key, value, lease);
-        return true;
-      });
+      return yield* work;
     } catch (err) {
       if (err instanceof SimFailure && err.message.includes('no_lease') && this.#leaseId === lease) this.#leaseId = null;
       throw err;
     }
+  }
+
+  *#leasedPut(what: string, key: string, value: unknown): Co<void> {
+    const lease = this.#requireLease();
+    yield* this.#leased(lease, this.#dcs(what, (e) => {
+      if (!e.leaseAlive(lease)) return new EtcdRefusal('no_lease', 'requested lease not found');
+      e.put(key, value, lease);
+      return true;
+    }));
   }
 
   *#renewLease(): Co<{ sentAt: number; newLease: boolean }> {
@@ -850,21 +913,14 @@ export class SimAgent {
   *#acquireLeader(): Co<boolean> {
     const lease = this.#requireLease();
     const name = this.name;
-    try {
-      const won = yield* this.#dcs('acquire leader', (e) => e.txn(() => {
-        const kv = e.get(KEY.leader);
-        if (kv && kv.value === name && kv.lease === lease) return true;
-        if (kv && kv.value !== name) return false;
-        if (!e.leaseAlive(lease)) return new EtcdRefusal('no_lease', 'requested lease not found');
-        e.put(KEY.leader, name, lease);
-        return true;
-      }));
-      if (won) this.#keyLease = lease;
-      return won;
-    } catch (err) {
-      if (err instanceof SimFailure && err.message.includes('no_lease') && this.#leaseId === lease) this.#leaseId = null;
-      throw err;
-    }
+    return yield* this.#leased(lease, this.#dcs('acquire leader', (e) => e.txn(() => {
+      const kv = e.get(KEY.leader);
+      if (kv && kv.value === name && kv.lease === lease) return true;
+      if (kv && kv.value !== name) return false;
+      if (!e.leaseAlive(lease)) return new EtcdRefusal('no_lease', 'requested lease not found');
+      e.put(KEY.leader, name, lease);
+      return true;
+    })));
   }
 
   *#releaseLeader(): Co<boolean> {
@@ -872,12 +928,16 @@ export class SimAgent {
     return yield* this.#dcs('release leader', (e) => e.txn(() => (e.get(KEY.leader)?.value === name ? e.del(KEY.leader) : false)));
   }
 
+  /** The bootstrap claim: "" on our lease, create-only; our own claim counts as won. */
   *#claimInitialize(): Co<boolean> {
-    return yield* this.#dcs('claim initialize', (e) => e.txn(() => {
-      if (e.get(KEY.initialize)) return false;
-      e.put(KEY.initialize, '');
+    const lease = this.#requireLease();
+    return yield* this.#leased(lease, this.#dcs('claim initialize', (e) => e.txn(() => {
+      const kv = e.get(KEY.initialize);
+      if (kv) return kv.value === '' && kv.lease === lease;
+      if (!e.leaseAlive(lease)) return new EtcdRefusal('no_lease', 'requested lease not found');
+      e.put(KEY.initialize, '', lease);
       return true;
-    }));
+    })));
   }
 
   *#writeSync(next: SyncState, expected: SyncState | null): Co<boolean> {

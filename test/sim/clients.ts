@@ -24,8 +24,6 @@ export interface ClientEnv {
   readonly agents: readonly SimAgent[];
   /** Is this node's writability exempt from the split-brain check (its agent is frozen)? */
   exempt(name: string): boolean;
-  /** Is this node a primary only because it acted after its lease (a known, reported bug)? */
-  late(name: string): boolean;
 }
 
 interface Session {
@@ -38,8 +36,6 @@ export class Clients {
   readonly acks: AckedWrite[] = [];
   /** Acknowledgements from a node whose agent was frozen past its lease (reported apart). */
   readonly exemptAcks: AckedWrite[] = [];
-  /** Acknowledgements from a node that became primary after its lease (known bug; reported apart). */
-  readonly lateAcks: AckedWrite[] = [];
   readonly samples: WriteSample[] = [];
   attempted = 0;
   failed = 0;
@@ -129,7 +125,6 @@ export class Clients {
         const ack: AckedWrite = { id, node: session.server, at: ackedAt };
         this.acks.push(ack);
         if (this.env.exempt(session.server)) this.exemptAcks.push(ack);
-        else if (this.env.late(session.server)) this.lateAcks.push(ack);
         this.env.trace.log('writer', `write ${id} acknowledged by ${session.server}`, true);
       } else {
         this.failed++;
@@ -154,7 +149,7 @@ export class Clients {
     if (this.#stopped) return;
     const at = this.env.sched.now;
     for (const a of this.env.agents) {
-      if (this.env.exempt(a.name) || this.env.late(a.name)) continue;
+      if (this.env.exempt(a.name)) continue;
       this.samples.push({ at, node: a.name, writable: a.pg.writable });
     }
     this.env.sched.after(PROBE_EVERY_MS, () => this.#probe());

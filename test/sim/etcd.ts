@@ -225,6 +225,8 @@ export interface Snapshot {
   readonly revision: number;
   /** Lease the `leader` key is bound to (null when absent). */
   readonly leaderLease: number | null;
+  /** Lease the `initialize` key is bound to (null when absent or on no lease). */
+  readonly initializeLease: number | null;
 }
 
 /** Decode a range read of the cluster's keys into the core's ClusterView (mirror of decodeCluster). */
@@ -232,6 +234,7 @@ export function decodeCluster(kvs: readonly KeyValue[], revision: number): Snaps
   let initialize: InitializeState = { state: 'absent' };
   let leader: string | null = null;
   let leaderLease: number | null = null;
+  let initializeLease: number | null = null;
   const members: MemberRecord[] = [];
   let status: LeaderStatus | null = null;
   let sync: SyncState | null = null;
@@ -239,8 +242,9 @@ export function decodeCluster(kvs: readonly KeyValue[], revision: number): Snaps
   let failover: FailoverRequest | null = null;
   for (const kv of kvs) {
     if (kv.key === KEY.initialize) {
-      const v = kv.value as string;
-      initialize = v === '' ? { state: 'bootstrapping' } : { state: 'done', systemId: v };
+      const v = kv.value;
+      initialize = v === '' ? { state: 'bootstrapping' } : typeof v === 'string' && /^[0-9]{1,20}$/.test(v) ? { state: 'done', systemId: v } : { state: 'malformed' };
+      initializeLease = kv.lease;
     } else if (kv.key === KEY.leader) {
       leader = kv.value as string;
       leaderLease = kv.lease;
@@ -260,6 +264,7 @@ export function decodeCluster(kvs: readonly KeyValue[], revision: number): Snaps
     view: { initialize, leader, members, status, failover, sync, history, paused: false },
     revision,
     leaderLease,
+    initializeLease,
   };
 }
 

@@ -136,6 +136,9 @@ export function parseSsn(ssn: string): { k: number; any: boolean; names: string[
 }
 
 const STANDBY_STATES: readonly ControlState[] = ['shut down in recovery', 'in archive recovery'];
+/** The walsender's refusals of a standby whose WAL is not in its history. */
+const AHEAD = 'requested starting point is ahead of the upstream';
+const DIVERGED = ': WAL diverged';
 const TICK_MS = 1000;
 let connIds = 0;
 
@@ -154,6 +157,12 @@ export class SimPostgres {
   #promoting = false;
   #recv: Conn | null = null;
   #connecting = 0;
+  /**
+   * The upstream's last answer to our WAL receiver refused our WAL as not in its history (the
+   * server log line the adapter reads for PgView.walDiverged); cleared by streaming, another
+   * failure, a restart or a new upstream.
+   */
+  #refusedAsDiverged = false;
   readonly #senders = new Map<string, Conn>();
   readonly #standbyFlush = new Map<string, number>();
   readonly #standbyReplay = new Map<string, number>();
@@ -163,11 +172,6 @@ export class SimPostgres {
 
   get writable(): boolean {
     return this.process === 'running' && this.role === 'primary';
-  }
-
-  /** pg_promote() is in progress. */
-  get promotingNow(): boolean {
-    return this.#promoting;
   }
 
   get streaming(): boolean {
@@ -213,6 +217,7 @@ export class SimPostgres {
       streaming: replica && this.#recv !== null,
       controlState: running ? (primary ? 'in production' : 'in archive recovery') : d?.controlState ?? 'unknown',
       checkpointLsn: null,
+      ...(replica && this.#recv === null ? { walDiverged: this.#refusedAsDiverged } : {}),
     };
   }
 
@@ -241,6 +246,7 @@ export class SimPostgres {
     if (this.process === 'starting' || this.process === 'stopping') return done(`start: postmaster is ${this.process}`);
     this.process = 'starting';
     this.#epoch++;
+    this.#refusedAsDiverged = false;
     const asStandby = this.standby !== null;
     this.#log(`starting as ${asStandby ? `standby of ${this.standby?.upstream ?? 'nobody'}` : 'primary'}`);
     this.#later(300, 1500, () => {
@@ -317,6 +323,7 @@ export class SimPostgres {
   /** Point a running standby at another upstream (reload primary_conninfo). */
   follow(upstream: string, done: Done): void {
     this.standby = { upstream };
+    this.#refusedAsDiverged = false;
     if (this.process !== 'running' || this.role !== 'replica') return done(null);
     this.#closeRecv(`re-pointed to ${upstream}`);
     this.#later(10, 60, () => {
@@ -338,6 +345,11 @@ export class SimPostgres {
       }
       if (isPrefix(d.branch, d.flush, src.data.branch, src.data.flush)) {
         this.#log(`pg_rewind against ${source}: not needed`);
+        return done(null, 'not_needed');
+      }
+      if (d.branch.tl === src.data.branch.tl) {
+        // As real pg_rewind: equal timeline IDs mean "nothing to do", whatever the WAL holds.
+        this.#log(`pg_rewind against ${source}: source and target cluster are on the same timeline (${d.branch.tl}): no rewind required, although the WAL diverged`);
         return done(null, 'not_needed');
       }
       if (this.env.rng.chance(0.05)) {
@@ -581,6 +593,7 @@ export class SimPostgres {
         this.env.net.send(up.host, this.host, () => {
           if (stale()) return;
           this.#connecting = 0;
+          this.#refusedAsDiverged = verdict === AHEAD || verdict.endsWith(DIVERGED);
           this.#log(`cannot stream from ${upName}: ${verdict}`, true);
         }, false);
         return;
@@ -596,6 +609,7 @@ export class SimPostgres {
           return;
         }
         this.#connecting = 0;
+        this.#refusedAsDiverged = false;
         c.lastHeard = this.env.sched.now;
         this.#recv = c;
         this.#log(`streaming from ${upName}`);
@@ -611,8 +625,8 @@ export class SimPostgres {
     if (this.process !== 'running' || !mine) return 'upstream not running';
     if (!theirs || theirs.systemId !== mine.systemId) return 'different system identifier';
     if (isPrefix(theirs.branch, theirs.flush, mine.branch, mine.flush)) return 'ok';
-    if (divergence(theirs.branch, mine.branch) >= mine.flush) return 'requested starting point is ahead of the upstream';
-    return `timeline ${theirs.branch.tl} forked off timeline ${mine.branch.tl}: WAL diverged`;
+    if (divergence(theirs.branch, mine.branch) >= mine.flush) return AHEAD;
+    return `timeline ${theirs.branch.tl} forked off timeline ${mine.branch.tl}${DIVERGED}`;
   }
 
   /** Ship our current position to one downstream (cumulative, so a resend is a retransmission). */

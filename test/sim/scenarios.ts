@@ -1,19 +1,16 @@
 // Named simulation scenarios (STYLE items 7 and 11): each is named after the failure it guards
 // against and opens with what would go wrong. Faults are scripted (no random faults) and name
 // nodes by role ('@primary', '@replica'…), so a scenario does not depend on who won the bootstrap.
-// The scenarios marked KNOWN reproduce a bug the simulation found and that is reported, not fixed
-// here (agent/core and agent/runtime belong to others); their tests are `it.fails` until fixed.
+// Several reproduce a bug the simulation found (first with a random seed) and stay as regression
+// tests of its fix.
 import type { Fault, ScheduledFault } from './faults.js';
 import type { SimConfig } from './world.js';
-import { KNOWN_BOOTSTRAP_CLAIM, KNOWN_BOOTSTRAP_WIPE, KNOWN_DIVERGED, KNOWN_LATE_START } from './world.js';
 
 export interface Scenario {
   readonly name: string;
   /** What went wrong (or would), and what the scenario checks. */
   readonly guards: string;
   readonly config: SimConfig;
-  /** For KNOWN scenarios: the known issue it reproduces today. */
-  readonly knownIssue?: string;
 }
 
 const at = (ms: number, fault: Fault): ScheduledFault => ({ at: ms, fault });
@@ -93,17 +90,20 @@ export const SCENARIOS: readonly Scenario[] = [
     ], { synchronousMode: true }),
   },
   {
-    name: 'KNOWN CORE BUG: replicas diverged on a timeline equal to the leader\'s are never rewound',
-    guards: `(First found by a random seed.) The primary dies. Replica A wins the race and, the
-      moment it starts promoting, loses etcd, so it cannot publish \`status\`/\`history\` for its
-      timeline 2; replica C (nofailover) follows it onto that timeline 2. A fences, its key
-      expires. Replica B, cut off from A and C and still on timeline 1, is judged eligible against
-      the stale status (timeline 1) and promotes to ITS timeline 2 (real PostgreSQL picks the same
-      number: it never saw A's history file). C cannot stream from B (diverged), but
-      follower.diverged only rewinds a replica on a LOWER timeline than the leader's: C never
-      recovers, even after every fault is repaired. Fix in rules.ts: rewind on any timeline
-      mismatch after the grace period (pg_rewind itself decides whether anything diverged).`,
-    knownIssue: KNOWN_DIVERGED,
+    name: 'a replica diverged on a timeline with the leader\'s number is rebuilt',
+    guards: `(Found by a random seed; was KNOWN CORE BUG diverged-timeline-not-behind.) The primary
+      dies. Replica A wins the race and, the moment it starts promoting, loses etcd, so it cannot
+      publish \`status\`/\`history\` for its timeline 2; replica C (nofailover) follows it onto
+      that timeline 2. A fences, its key expires. Replica B, cut off from A and C and still on
+      timeline 1, is judged eligible against the stale status (timeline 1) and promotes to ITS
+      timeline 2 (real PostgreSQL picks the same number: it never saw A's history file). C cannot
+      stream from B: B refuses C's WAL as diverged. follower.diverged rewound only a replica on a
+      LOWER timeline than the leader's, so C never recovered. pg_rewind cannot help either: with
+      equal timeline IDs it answers "no rewind required" (the simulated pg_rewind does the same).
+      Fixed in rules.ts: a replica not streaming past the grace period is rewound on ANY timeline
+      mismatch (follower.diverged), and rebuilt when the leader refuses its WAL as diverged on a
+      timeline with the same number (follower.diverged-same-timeline; the real adapter reads the
+      refusal from the server log).`,
     config: scripted(1, 50, [at(20_000, { kind: 'kill-node', node: '@primary', downMs: 45_000 })], {
       nodes: 4,
       tags: {
@@ -117,20 +117,17 @@ export const SCENARIOS: readonly Scenario[] = [
     }),
   },
   {
-    name: 'KNOWN RUNTIME BUG: a promotion acted on after the lease deadline makes a second writable primary',
-    guards: `(First found by a random seed.) The primary dies. A replica races and sends its
-      \`acquire leader\` transaction; etcd grants it, but the agent is paused (SIGSTOP, 8 s) before
-      the answer arrives. Its lease expires, the other replica takes over and promotes. Resumed,
-      the agent reads "won" and promotes anyway: nothing checks the lease deadline (or that the key
-      is still ours) before pg.promote(), nor before start_primary. Worse, its renewal then finds
-      the old lease gone and GRANTS A NEW ONE, and LeaseKeeper moves the fence deadline forward
-      although the key went with the old lease, so the re-armed fence does not fire: two writable
-      primaries until its next cycle demotes it. It may also overwrite the leader's \`status\` (an
-      unguarded put). Fix: check the deadline and key ownership right before making PostgreSQL
-      writable; never extend the deadline on a new lease; make writeStatus a transaction on the
-      leader key. Slow actions trigger it too (no pause needed): a start_primary decided with a
-      valid lease and finished after it (member-key write before long actions, crash recovery).`,
-    knownIssue: KNOWN_LATE_START,
+    name: 'a promotion reached after the lease deadline is not carried out',
+    guards: `(Found by a random seed; was KNOWN RUNTIME BUG writable-after-deadline.) The primary
+      dies. A replica races and sends its \`acquire leader\` transaction; etcd grants it, but the
+      agent is paused (SIGSTOP, 8 s) before the answer arrives. Its lease expires, the other
+      replica takes over and promotes. Resumed, the agent read "won" and promoted anyway, and its
+      renewal, finding the old lease gone, granted a new one and moved the fence deadline forward
+      although the key went with the old lease: two writable primaries. Fixed in actions.ts and
+      lease-keeper.ts: promote and start_primary check the lease deadline right before making
+      PostgreSQL writable (and arm the fence first), a renewal that grants a new lease while
+      primary fences at once, and \`status\` is written only within the deadline. The resumed
+      agent must not promote.`,
     config: scripted(107, 40, [at(20_000, { kind: 'kill-node', node: '@primary', downMs: 30_000 })], {
       triggers: [{ on: 'request-sent', op: 'acquire leader', after: 20_000, fault: { kind: 'freeze-agent', node: '@requesting', ms: 8000 } }],
     }),
@@ -161,28 +158,27 @@ export const SCENARIOS: readonly Scenario[] = [
     }),
   },
   {
-    name: 'KNOWN RUNTIME BUG: a bootstrap whose completion reached etcd is wiped as failed',
-    guards: `(First found by a random seed.) The bootstrap winner's \`complete initialize\` reaches
-      etcd, but the link slows down and its answer arrives after retry_timeout.
-      initializeCluster's catch path stops PostgreSQL, releases the key, abandonInitialize does
-      nothing (the key holds the system id now) and the data directory is REMOVED. etcd says
-      "initialized", no member has data, every agent waits on clone.no-leader forever. Fix in
-      actions.ts: on failure re-read \`initialize\`; never remove data once it holds our system
-      identifier. (\`acquire leader\` answered late leaves a stale key behind the same way.)`,
-    knownIssue: KNOWN_BOOTSTRAP_WIPE,
+    name: 'a bootstrap whose completion reached etcd keeps its data directory',
+    guards: `(Found by a random seed; was KNOWN RUNTIME BUG bootstrap-wipes-committed-cluster.) The
+      bootstrap winner's \`complete initialize\` reaches etcd, but the link slows down and its
+      answer arrives after retry_timeout. initializeCluster's catch path used to stop PostgreSQL,
+      release the key and REMOVE THE DATA DIRECTORY: etcd said "initialized", no member had data,
+      every agent waited on clone.no-leader forever. Fixed in actions.ts: on failure it re-reads
+      \`initialize\` and removes nothing when that holds our system identifier, nor when the
+      re-read fails too (as here: the link is still slow); the next cycles read it again.`,
     config: scripted(108, 20, [], {
       triggers: [{ on: 'request-sent', op: 'complete initialize', after: 0, fault: { kind: 'slow-link', a: '@requesting', b: 'etcd', extraMs: 1500, ms: 4000 } }],
     }),
   },
   {
-    name: 'KNOWN RUNTIME BUG: a bootstrap claim whose answer is lost blocks bootstrap forever',
-    guards: `(First found by a random seed.) The first agent's \`claim initialize\` (create
-      \`initialize\` = "") reaches etcd but its answer comes back after retry_timeout: the
-      claimant's cycle fails, and from then on every member, the claimant included, sees
-      "another member is bootstrapping" and waits. The claim has no owner and no lease: it never
-      expires. Fix: write the claimant's name into the claim (so it recognises its own) and/or
-      bind it to its lease.`,
-    knownIssue: KNOWN_BOOTSTRAP_CLAIM,
+    name: 'a bootstrap claim whose answer is lost is resumed by its maker',
+    guards: `(Found by a random seed; was KNOWN RUNTIME BUG bootstrap-claim-lost.) The first agent's
+      \`claim initialize\` (create \`initialize\` = "") reaches etcd but its answer comes back
+      after retry_timeout: the claimant's cycle fails. The claim had no owner and no lease, so
+      from then on every member, the claimant included, saw "another member is bootstrapping" and
+      waited forever. Fixed in etcd-dcs.ts and rules.ts: the claim is bound to the claimant's
+      lease (it expires if the claimant dies) and the claimant recognises it by that lease
+      (bootstrap.resume-own-claim) and bootstraps.`,
     config: scripted(109, 20, [], {
       triggers: [{ on: 'request-sent', op: 'claim initialize', after: 0, fault: { kind: 'slow-link', a: '@requesting', b: 'etcd', extraMs: 1500, ms: 4000 } }],
     }),

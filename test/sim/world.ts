@@ -24,7 +24,7 @@ import { HostClock, MAX_DRIFT, Scheduler } from './clock.js';
 import { ETCD, KEY, SimEtcd, decodeCluster } from './etcd.js';
 import { describeFault, drawFaults, type Fault, type FaultTrigger, type ScheduledFault } from './faults.js';
 import { Network } from './network.js';
-import { Branch, SimPostgres, divergence, isPrefix, writeIdsUpTo, type PgEnv } from './postgres.js';
+import { Branch, SimPostgres, writeIdsUpTo, type PgEnv } from './postgres.js';
 import { Rng } from './rng.js';
 import { Trace } from './trace.js';
 
@@ -86,7 +86,7 @@ export interface SimStats {
 
 export interface SimResult {
   readonly seed: number;
-  /** No violation other than a known core bug (see KNOWN_ISSUES). */
+  /** No violation other than a known, reported bug (the KNOWN_* constants below). */
   readonly ok: boolean;
   readonly violations: Violation[];
   /** Violations matched to a known, reported core bug (they fail only under SIM_STRICT=1). */
@@ -137,12 +137,6 @@ export class World {
   readonly #rules = new Map<string, number>();
   readonly #byName = new Map<string, Node>();
   readonly #taint = new Set<string>();
-  readonly #becamePrimaryAt = new Map<string, number>();
-  /**
-   * Node → when it acted (started promoting, or became a writable primary) with its own lease
-   * deadline already passed: the signature of KNOWN_LATE_START. Kept while it stays writable.
-   */
-  readonly #lateStart = new Map<string, number>();
   /** WAL branch → the node that first ran a primary on it. */
   readonly #branchOwner = new Map<Branch, string>();
   #branchIds = 0;
@@ -158,7 +152,6 @@ export class World {
   readonly #knownPromotion = new Map<string, string>();
   /** Acknowledged writes already reported lost by a known bug's promotion. */
   readonly #knownLost = new Set<number>();
-  #latePromotions = 0;
   /** The current `status` was written by this node while it did not hold the leader key. */
   #statusByNonLeader: string | null = null;
   #triggers: FaultTrigger[] = [];
@@ -213,7 +206,6 @@ export class World {
     this.clients = new Clients({
       sched: this.sched, net: this.net, rng: named('clients'), trace: this.trace,
       agents: this.nodes.map((x) => x.agent), exempt: (name) => this.#exempt(this.#byName.get(name)!),
-      late: (name) => this.#lateStart.has(name),
     });
 
     const faultEnd = BOOT_MS + config.faultSeconds * 1000;
@@ -302,30 +294,6 @@ export class World {
     return dl === null || n.agent.clock.now() >= dl;
   }
 
-  /**
-   * Why the node is acting on a decision its lease no longer covers, or null if it is not: its
-   * own deadline passed, or (not holding the key) its lease was replaced since it took the key.
-   */
-  #actsLate(n: Node, holdsKey = false): string | null {
-    const dl = n.agent.leaseDeadlineNow;
-    if (dl === null) return 'without a lease deadline';
-    if (n.agent.clock.now() >= dl) return `${Math.round(n.agent.clock.now() - dl)} ms after its own lease deadline`;
-    if (!holdsKey && n.agent.leaseChangedSinceKey) return 'on a NEW lease granted after the one its leader key was bound to expired (the deadline moved with it)';
-    return null;
-  }
-
-  /**
-   * The node became a writable primary with its lease deadline already passed, within the
-   * tolerance of the known runtime bug (KNOWN_LATE_START): report that instead of a violation.
-   */
-  #lateStartKnown(n: Node, what: string): boolean {
-    const at = this.#lateStart.get(n.name);
-    if (at === undefined || this.sched.now - at > 2 * this.settings.ttlMs) return false;
-    this.#knownIssue(KNOWN_LATE_START, `${n.name} became a writable primary ${this.#actsLate(n) ?? 'late'} (fence timer ${
-      n.agent.fenceArmed ? 'armed' : 'not armed'}); ${what}`);
-    return true;
-  }
-
   /** After every event. */
   #checkInstant(): void {
     const live: Node[] = [];
@@ -334,7 +302,6 @@ export class World {
     for (const n of this.nodes) {
       if (!n.pg.writable) {
         this.#taint.delete(n.name);
-        if (!n.pg.promotingNow) this.#lateStart.delete(n.name);
         continue;
       }
       all++;
@@ -349,32 +316,21 @@ export class World {
       // Holding the key on our lease within our deadline makes a running primary the cluster's
       // writer (e.g. one that raced while already primary): record it for the stale-ack check.
       const legit = leader?.value === n.name && leader.lease === n.agent.leaseId && dl !== null && n.agent.clock.now() < dl;
-      if (legit) {
-        this.#lateStart.delete(n.name);
-        if (this.promotions[this.promotions.length - 1]?.node !== n.name) {
-          this.promotions.push({ node: n.name, at: this.sched.now });
-          this.trace.log('CHECK', `${n.name} is the legitimate writer (holds the key on its lease) while already primary`);
-        }
+      if (legit && this.promotions[this.promotions.length - 1]?.node !== n.name) {
+        this.promotions.push({ node: n.name, at: this.sched.now });
+        this.trace.log('CHECK', `${n.name} is the legitimate writer (holds the key on its lease) while already primary`);
       }
       if (n.agent.proc.alive && dl !== null && n.agent.clock.now() > dl + FENCE_SLACK_MS) {
-        const late = `${n.name} accepts writes ${Math.round(n.agent.clock.now() - dl)} ms after its lease deadline (rule 2)`;
-        if (!this.#lateStartKnown(n, late)) this.#violate('primary-past-deadline', late);
+        this.#violate('primary-past-deadline', `${n.name} accepts writes ${Math.round(n.agent.clock.now() - dl)} ms after its lease deadline (rule 2)`);
       }
       // Bootstrap starts PostgreSQL before taking the key, by design: the `initialize` claim is the
       // lock then (actions.ts initializeCluster). Only a fresh root timeline qualifies.
       const bootstrapping = this.etcd.get(KEY.initialize)?.value === '' && n.pg.data?.branch.parent === null;
       if (leader && leader.value !== n.name && !bootstrapping) {
-        const other = `${n.name} accepts writes while the leader key names ${String(leader.value)} (rule 1)`;
-        if (!this.#lateStartKnown(n, other)) this.#violate('writable-while-other-leads', other);
+        this.#violate('writable-while-other-leads', `${n.name} accepts writes while the leader key names ${String(leader.value)} (rule 1)`);
       }
     }
-    if (live.length >= 2) {
-      const both = `${live.map((x) => x.name).join(' and ')} accept writes at the same time`;
-      const late = live.filter((x) => this.#lateStart.has(x.name));
-      if (!(late.length === live.length - 1 && late.every((x) => this.#lateStartKnown(x, `SPLIT BRAIN: ${both}`)))) {
-        this.#violate('split-brain', both);
-      }
-    }
+    if (live.length >= 2) this.#violate('split-brain', `${live.map((x) => x.name).join(' and ')} accept writes at the same time`);
     if (all >= 2 && !this.#freezeWindow) {
       this.#freezeWindow = true;
       this.#freezeWindows++;
@@ -396,14 +352,8 @@ export class World {
     }
     const leader = this.etcd.get(KEY.leader);
     if (leader?.value !== pg.name || leader.lease !== n.agent.leaseId) {
-      const msg = `${pg.name} starts ${how} while the leader key names ${leader ? `${String(leader.value)}${leader.value === pg.name ? ' on another lease' : ''}` : 'nobody'}`;
-      const stale = this.#actsLate(n);
-      if (stale) {
-        this.#lateStart.set(n.name, this.sched.now);
-        this.#knownIssue(KNOWN_LATE_START, `${msg}, ${stale} (acting on a decision its lease no longer covers)`);
-      } else {
-        this.#violate('promoted-without-key', msg);
-      }
+      this.#violate('promoted-without-key', `${pg.name} starts ${how} while the leader key names ${
+        leader ? `${String(leader.value)}${leader.value === pg.name ? ' on another lease' : ''}` : 'nobody'}`);
     }
     const snap = decodeCluster(this.etcd.range(), this.etcd.revision).view;
     const view = snap;
@@ -417,9 +367,7 @@ export class World {
       const msg = `${pg.name} started ${how} while not eligible: ${v.why} (rule 4)`;
       const judgedOnStatus = v.why.includes('timeline') || v.why.includes('lag');
       const statusRev = this.etcd.get(KEY.status)?.modRev ?? 0;
-      if (this.#lateStart.has(pg.name)) {
-        this.#knownIssue(KNOWN_LATE_START, `${msg}, a consequence of acting after its lease`);
-      } else if (judgedOnStatus && this.#statusByNonLeader !== null && this.#statusByNonLeader !== pg.name) {
+      if (judgedOnStatus && this.#statusByNonLeader !== null && this.#statusByNonLeader !== pg.name) {
         this.#knownIssue(KNOWN_STATUS_WRITE, `${msg}, judged against a \`status\` that ${this.#statusByNonLeader} wrote without holding the leader key`);
       } else if (judgedOnStatus && statusRev > n.agent.decidedOnRevision) {
         this.#knownIssue(KNOWN_STALE_RACE, `${msg}: it decided on etcd revision ${n.agent.decidedOnRevision}; \`status\` changed at revision ${statusRev} before it promoted`);
@@ -433,22 +381,14 @@ export class World {
   }
 
   #becamePrimary(pg: SimPostgres, how: string): void {
-    this.#becamePrimaryAt.set(pg.name, this.sched.now);
     this.#staleWin.delete(pg.name);
     const knownPromotion = this.#knownPromotion.get(pg.name);
     this.#knownPromotion.delete(pg.name);
-    const n = this.node(pg.name);
-    const leader = this.etcd.get(KEY.leader);
-    const holds = leader?.value === pg.name && leader.lease === n.agent.leaseId;
-    if (this.#actsLate(n, holds) && !this.#lateStart.has(pg.name)) this.#lateStart.set(pg.name, this.sched.now);
     const branch = pg.data!.branch;
     // A promotion, or the first primary on a fresh branch (bootstrap): a new writer from now on.
     if (how !== 'restart' || !this.#branchOwner.has(branch)) {
       this.#branchOwner.set(branch, pg.name);
-      // A promotion carried out after the node's lease (KNOWN_LATE_START) did not make it the
-      // cluster's writer: the stale-ack check judges the legitimate leaders only.
-      if (this.#lateStart.has(pg.name)) this.#latePromotions++;
-      else this.promotions.push({ node: pg.name, at: this.sched.now });
+      this.promotions.push({ node: pg.name, at: this.sched.now });
     }
     if (!this.settings.synchronousMode) return;
     const d = pg.data!;
@@ -456,49 +396,13 @@ export class World {
     const lost = this.clients.acks.filter((a) => !present.has(a.id)).map((a) => a.id);
     if (lost.length > 0) {
       const msg = `${pg.name} became primary (${how}) without acknowledged write(s) ${lost.slice(0, 10).join(', ')}${lost.length > 10 ? ` (+${lost.length - 10})` : ''} (rule 5)`;
-      const known = this.#lateStart.has(pg.name) ? KNOWN_LATE_START : knownPromotion;
-      if (known) {
+      if (knownPromotion) {
         for (const id of lost) this.#knownLost.add(id);
-        this.#knownIssue(`${known}: LOST ACKNOWLEDGED WRITES`, `${msg}, a consequence of that promotion`);
+        this.#knownIssue(`${knownPromotion}: LOST ACKNOWLEDGED WRITES`, `${msg}, a consequence of that promotion`);
       } else {
         this.#violate('lost-acked-write', msg);
       }
     }
-  }
-
-  /** Explain a stuck cluster by a known core bug, or return null. */
-  #explainStuck(): { kind: string; why: string } | null {
-    const div = this.#divergedNotBehind();
-    if (div) return { kind: KNOWN_DIVERGED, why: div };
-    const init = decodeCluster(this.etcd.range(), this.etcd.revision).view.initialize;
-    if (init.state === 'bootstrapping' && this.nodes.every((n) => n.pg.data === null)) {
-      return {
-        kind: KNOWN_BOOTSTRAP_CLAIM,
-        why: '`initialize` holds the empty bootstrap claim but no member has data or is bootstrapping: the claim\'s answer was lost, so its maker failed the cycle and then waits for "another member" like everyone else',
-      };
-    }
-    if (init.state === 'done' && this.nodes.every((n) => n.pg.data === null)) {
-      return {
-        kind: KNOWN_BOOTSTRAP_WIPE,
-        why: `\`initialize\` holds system id ${init.systemId} but every data directory is empty: a bootstrap whose completion reached etcd was treated as failed and its data removed`,
-      };
-    }
-    return null;
-  }
-
-  #divergedNotBehind(): string | null {
-    const leaderName = this.etcd.get(KEY.leader)?.value;
-    const leader = typeof leaderName === 'string' ? this.#byName.get(leaderName) : undefined;
-    const ld = leader?.pg.data;
-    if (!leader || !leader.pg.writable || !ld) return null;
-    for (const n of this.nodes) {
-      const d = n.pg.data;
-      if (n === leader || !d || n.pg.process !== 'running' || n.pg.role !== 'replica' || n.pg.streaming) continue;
-      if (isPrefix(d.branch, d.flush, ld.branch, ld.flush) || d.branch.tl < ld.branch.tl) continue;
-      return `${n.name} is on timeline ${d.branch.tl} at ${d.flush}, diverged from leader ${leader.name} on timeline ${ld.branch.tl} (forked at ${
-        Math.min(d.flush, ld.flush, divergence(d.branch, ld.branch))}), but follower.diverged only rewinds a replica on a LOWER timeline than the leader's`;
-    }
-    return null;
   }
 
   // --- faults ------------------------------------------------------------------------------------
@@ -708,10 +612,7 @@ export class World {
       const last = states.slice(-this.nodes.length);
       if (convergedAt === null || !converged(last)) {
         const desc = last.map((s) => `${s.node}=${s.role}${s.role === 'replica' ? (s.streaming ? `(streaming from ${s.upstream})` : '(not streaming)') : ''}`).join(' ');
-        const msg = `not converged ${this.config.livenessSeconds} s after the heal (one primary holding the key, all others streaming from it): ${desc}`;
-        const known = this.#explainStuck();
-        if (known) this.#knownIssue(known.kind, `${msg}; ${known.why}`);
-        else this.#violate('no-convergence', msg);
+        this.#violate('no-convergence', `not converged ${this.config.livenessSeconds} s after the heal (one primary holding the key, all others streaming from it): ${desc}`);
       } else {
         const primary = this.nodes.find((x) => x.pg.writable)!;
         const d = primary.pg.data!;
@@ -723,7 +624,7 @@ export class World {
           this.#violate('lost-acked-write', `acknowledged writes missing on the final primary ${primary.name}: ${unexplained.slice(0, 10).join(', ')}`);
         }
       }
-      const exemptIds = new Set([...this.clients.exemptAcks, ...this.clients.lateAcks].map((a) => a.id));
+      const exemptIds = new Set(this.clients.exemptAcks.map((a) => a.id));
       const stale = checkStaleAcks(this.clients.acks.filter((a) => !exemptIds.has(a.id)), this.promotions);
       if (!stale.ok) {
         const s = stale.stale[0]!;
@@ -769,36 +670,10 @@ export class World {
 
 
 /**
- * KNOWN CORE BUG (reported). rules.ts follower.diverged rewinds a replica that cannot stream
- * only when its timeline is LOWER than the leader's. Two promotions from the same timeline that
- * did not see each other (the first could not publish `status`/`history`, etcd being down right
- * after it promoted) both pick timeline N+1; replicas of the first then hold a diverged "timeline
- * N+1" that is never rewound: the cluster never converges. pg_rewind itself decides whether a
- * rewind is needed, so the rule could fire on any timeline mismatch (or on not streaming at all).
- */
-export const KNOWN_DIVERGED = 'KNOWN CORE BUG diverged-timeline-not-behind';
-
-/**
- * KNOWN RUNTIME BUG (reported). The actions that make PostgreSQL writable — start_primary, promote
- * (also right after winning a race), the bootstrap start — never check the lease deadline when
- * they act, and the fence timer is armed only after them (it was disarmed by an earlier fence).
- * A decision taken with a valid lease and carried out after the deadline — the member-key write
- * before long actions alone may take retry_timeout, crash recovery may take minutes, the process
- * may be paused between winning the key and promoting — makes PostgreSQL writable past rule 2's
- * deadline; if meanwhile the key expired and another node took over, it is a real SPLIT BRAIN.
- * It lasts until the loop re-arms the fence — or, worse, until its next cycle demotes it: a
- * renewal that had to GRANT A NEW LEASE (the old one expired, taking the key with it) still moves
- * LeaseKeeper's deadline forward, so the re-armed fence does not fire although the key is gone.
- * The sim reports this as the known bug — for the rule 1, rule 2, split-brain and
- * promoted-without-key checks — only for a node whose own deadline had passed when it acted, while
- * it stays writable from then on, for at most 2 × ttl; anything else is a violation.
- */
-export const KNOWN_LATE_START = 'KNOWN RUNTIME BUG writable-after-deadline';
-
-/**
  * KNOWN RUNTIME BUG (reported). writeStatus is a plain put: a node that is no longer the leader
- * (a demoted primary still finishing a cycle, or one acting late as above) can overwrite the
- * leader's `status` with its own optime and timeline. Eligibility (rule 4: timeline and lag) is
+ * (a demoted primary still finishing a cycle) can overwrite the leader's `status` with its own
+ * optime and timeline. (The runtime now writes `status` only within its own lease deadline, which
+ * narrows the window but does not close it.) Eligibility (rule 4: timeline and lag) is
  * then judged against a position the real leader never had. The write should be a transaction
  * conditioned on the leader key holding our name on our lease. The sim attributes a rule-4
  * failure to this only when the `status` it was judged against came from a non-leader.
@@ -813,32 +688,11 @@ export const KNOWN_STATUS_WRITE = 'KNOWN RUNTIME BUG unguarded-status-write';
  * (rule 4), losing what the other one wrote. Fix: after taking the key, re-read the cluster and
  * re-check eligibility before promoting (release the key if no longer eligible), or take the key
  * in a transaction that compares \`status\`/\`history\` with the revision the race was decided on.
- * In synchronous mode the \`sync\` compare-and-swap before promotion stops the FIRST attempt
- * only: claimSyncBeforePromote postpones and keeps the key, and on the next cycle leader.promote
- * (which does not check eligibility) claims \`sync\` against its fresh value and promotes — a
- * replica not named in \`sync\` takes over and commits acknowledged without it are lost. Fix too:
- * release the key when the claim fails, or make leader.promote require eligibility.
+ * (The synchronous-mode half is fixed: claimSyncBeforePromote releases the key when \`sync\` bars
+ * us or its compare-and-swap fails, and rule leader.promote-not-in-sync releases a key held while
+ * \`sync\` does not name us; the scenario "a race won on a stale view gives the key back" guards it.)
  */
 export const KNOWN_STALE_RACE = 'KNOWN RUNTIME BUG stale-race-view';
-
-/**
- * KNOWN RUNTIME BUG (reported). actions.ts initializeCluster: when a step after the leader key
- * fails on its deadline — typically `complete initialize` whose write reached etcd but whose
- * answer came back late — the catch path stops PostgreSQL, releases the key, calls
- * abandonInitialize (a no-op: the key no longer holds "") and REMOVES THE DATA DIRECTORY. etcd
- * now says the cluster is initialized, no member has data, and every agent waits on
- * clone.no-leader forever. Acknowledged writes taken meanwhile would be gone too.
- */
-export const KNOWN_BOOTSTRAP_WIPE = 'KNOWN RUNTIME BUG bootstrap-wipes-committed-cluster';
-
-/**
- * KNOWN RUNTIME BUG (reported). claimInitialize creates \`initialize\` = "" (no lease, no owner).
- * When that write reaches etcd but its answer is lost, the claimant's cycle fails; from then on
- * every member — the claimant included — sees "bootstrapping" (bootstrap.in-progress → wait) and
- * nobody ever bootstraps: the claim never expires. Fix: put the claimant's name in the claim (so
- * it recognises its own claim) and/or bind it to the claimant's lease so it expires.
- */
-export const KNOWN_BOOTSTRAP_CLAIM = 'KNOWN RUNTIME BUG bootstrap-claim-lost';
 
 function converged(snap: readonly NodeStateSample[]): boolean {
   const primaries = snap.filter((s) => s.role === 'primary');

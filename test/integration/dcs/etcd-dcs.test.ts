@@ -34,6 +34,15 @@ function dcs(scope: string, name: string, over: Partial<EtcdDcsOptions> = {}) {
 
 const prefix = (scope: string) => `/pgwarden-test/${scope}/`;
 
+/** Members a and b of a fresh scope, each with its lease granted. */
+async function leasedPair() {
+  const scope = freshScope();
+  const a = dcs(scope, 'a');
+  const b = dcs(scope, 'b');
+  await Promise.all([a.renewLease(), b.renewLease()]);
+  return { scope, a, b };
+}
+
 describe('leader key', () => {
   test('two adapters race acquireLeader: exactly one wins, every time', async () => {
     for (let round = 0; round < 10; round++) {
@@ -330,28 +339,83 @@ describe('compare-and-swap', () => {
 });
 
 describe('initialize', () => {
+  const SYS = '7345123456789012345';
+
   test('claim, abandon, claim again, complete', async () => {
-    const scope = freshScope();
-    const a = dcs(scope, 'a');
-    const b = dcs(scope, 'b');
+    const { a, b } = await leasedPair();
     const [ca, cb] = await Promise.all([a.claimInitialize(), b.claimInitialize()]);
     expect([ca, cb].filter(Boolean)).toHaveLength(1);
     const [winner, loser] = ca ? [a, b] : [b, a];
     expect((await a.readCluster()).view.initialize).toEqual({ state: 'bootstrapping' });
 
-    await winner.abandonInitialize(); // our bootstrap failed
+    expect(await winner.abandonInitialize()).toEqual({ state: 'absent' }); // our bootstrap failed
     expect((await a.readCluster()).view.initialize).toEqual({ state: 'absent' });
     expect(await loser.claimInitialize()).toBe(true);
     expect(await winner.claimInitialize()).toBe(false);
 
-    await loser.completeInitialize('7345123456789012345');
-    await loser.completeInitialize('7345123456789012345'); // a retry is harmless
-    expect((await a.readCluster()).view.initialize).toEqual({ state: 'done', systemId: '7345123456789012345' });
+    await loser.completeInitialize(SYS);
+    await loser.completeInitialize(SYS); // a retry is harmless
+    expect((await a.readCluster()).view.initialize).toEqual({ state: 'done', systemId: SYS });
 
-    await winner.abandonInitialize(); // no effect once done
+    expect(await winner.abandonInitialize()).toEqual({ state: 'done', systemId: SYS }); // no effect once done
     await expect(winner.completeInitialize('1111')).rejects.toMatchObject({ kind: 'rejected' });
     expect(await winner.claimInitialize()).toBe(false);
-    expect((await b.readCluster()).view.initialize).toEqual({ state: 'done', systemId: '7345123456789012345' });
+    expect((await b.readCluster()).view.initialize).toEqual({ state: 'done', systemId: SYS });
+  });
+
+  test('the claim is "" on the claimant\'s lease: the claimant recognises it, nobody else can use it', async () => {
+    const { scope, a, b } = await leasedPair();
+    expect(await a.claimInitialize()).toBe(true);
+    const kv = (await raw.get(`${prefix(scope)}initialize`).exec()).kvs[0]!;
+    expect(kv.value.toString()).toBe(''); // SPEC §2: "" while bootstrapping
+    expect(kv.lease).toBe(a.leaseId);
+
+    // A lost answer: claiming again finds our own claim and counts as won (no second write).
+    expect(await a.claimInitialize()).toBe(true);
+    expect((await raw.get(`${prefix(scope)}initialize`).exec()).kvs[0]!.mod_revision).toBe(kv.mod_revision);
+    expect((await a.readCluster()).initializeIsOurs).toBe(true);
+    expect((await b.readCluster()).initializeIsOurs).toBe(false);
+
+    // Another member can neither take, complete nor abandon it.
+    expect(await b.claimInitialize()).toBe(false);
+    await expect(b.completeInitialize(SYS)).rejects.toMatchObject({ kind: 'rejected' });
+    expect(await b.abandonInitialize()).toEqual({ state: 'bootstrapping' });
+    expect((await a.readCluster()).view.initialize).toEqual({ state: 'bootstrapping' });
+  });
+
+  test('a claimant that dies takes its claim with it; a completed bootstrap stays', async () => {
+    const { scope, a, b } = await leasedPair();
+    expect(await a.claimInitialize()).toBe(true);
+    await a.close({ revokeLease: true }); // or its lease expires: the same for etcd
+    expect((await b.readCluster()).view.initialize).toEqual({ state: 'absent' });
+
+    expect(await b.claimInitialize()).toBe(true);
+    await b.completeInitialize(SYS);
+    const kv = (await raw.get(`${prefix(scope)}initialize`).exec()).kvs[0]!;
+    expect(kv.lease).toBe('0'); // detached from b's lease: initialized for good
+    await b.close({ revokeLease: true });
+    const c = dcs(scope, 'c');
+    expect((await c.readCluster()).view.initialize).toEqual({ state: 'done', systemId: SYS });
+  });
+
+  test('an ownerless "" (older version, or written by hand) is bootstrapping but nobody\'s', async () => {
+    const scope = freshScope();
+    await raw.put(`${prefix(scope)}initialize`).value('');
+    const a = dcs(scope, 'a');
+    await a.renewLease();
+    expect(await a.readCluster()).toMatchObject({ view: { initialize: { state: 'bootstrapping' } }, initializeIsOurs: false });
+    expect(await a.claimInitialize()).toBe(false);
+    expect(await a.abandonInitialize()).toEqual({ state: 'bootstrapping' });
+  });
+
+  test('a malformed value counts as initialized with an unknown system identifier, and is logged', async () => {
+    const scope = freshScope();
+    await raw.put(`${prefix(scope)}initialize`).value('not-a-system-id');
+    const a = dcs(scope, 'a');
+    await a.renewLease();
+    expect((await a.readCluster()).view.initialize).toEqual({ state: 'malformed' });
+    expect(await a.claimInitialize()).toBe(false); // never bootstrapped over
+    expect(a.lines.filter((l) => l.level === WARN && l['key'] === `${prefix(scope)}initialize`)).toHaveLength(1);
   });
 });
 

@@ -97,6 +97,7 @@ export function local(pg: PgView, patch: Partial<LocalView> = {}): LocalView {
     dcsReachable: true,
     leaseDeadline: NOW + 2000,
     holdsLeaderKey: false,
+    holdsInitializeClaim: false,
     pg,
     pgDownSince: null,
     notStreamingSince: null,

@@ -71,8 +71,21 @@ describe('decodeCluster', () => {
     const snap = decodeCluster([], 1, r);
     expect(snap).toEqual({
       view: { initialize: { state: 'absent' }, leader: null, members: [], status: null, failover: null, sync: null, history: [], paused: false },
-      config: null, configRevision: 0, revision: 1, leaderIsOurs: false,
+      config: null, configRevision: 0, revision: 1, leaderIsOurs: false, initializeIsOurs: false,
     });
+  });
+
+  test.each([
+    ['our claim: on our lease', '', '77', '77', true],
+    ['a claim on another lease (another member bootstrapping)', '', '12', '77', false],
+    ['a claim on no lease (written by an older version or by hand)', '', '0', '77', false],
+    ['our claim, but we have no lease now', '', '77', null, false],
+    ['a system identifier, even on our lease', '7345123456789012345', '77', '77', false],
+  ])('initializeIsOurs: %s', (_n, value, keyLease, ourLease, expected) => {
+    const { r } = reader(ourLease);
+    const snap = decodeCluster([kv('initialize', value, { lease: keyLease })], 1, r);
+    expect(snap.initializeIsOurs).toBe(expected);
+    expect(snap.view.initialize.state).toBe(value === '' ? 'bootstrapping' : 'done');
   });
 
   test('malformed values are absent, warned about once per distinct value', () => {
@@ -91,7 +104,9 @@ describe('decodeCluster', () => {
     ];
     const first = decodeCluster(bad, 3, r);
     expect(first.view.members.map((x) => x.name)).toEqual(['b']);
-    expect(first.view).toMatchObject({ status: null, leader: null, initialize: { state: 'absent' }, history: [], sync: null, failover: null });
+    // A malformed `initialize` is not "absent" (every member would race to bootstrap over it):
+    // the cluster counts as initialized with an unknown system identifier.
+    expect(first.view).toMatchObject({ status: null, leader: null, initialize: { state: 'malformed' }, history: [], sync: null, failover: null });
     expect(first.config).toBeNull();
     expect(first.configRevision).toBe(11); // a CAS may still replace the bad value
     const keysWarned = warnings().map((l) => l['key']);

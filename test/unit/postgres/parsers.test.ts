@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseBasebackupProgress } from '../../../agent/postgres/bootstrap.js';
 import { parsePidFile } from '../../../agent/postgres/procfs.js';
-import { timelineOfWalFile, viewFromProbe, type ProbeRow } from '../../../agent/postgres/probe.js';
+import { timelineOfWalFile, viewFromProbe, walRefusedAsDiverged, type ProbeRow } from '../../../agent/postgres/probe.js';
 import { rewindOutcome } from '../../../agent/postgres/rewind.js';
 import { planSlots } from '../../../agent/postgres/slots.js';
 import { scramVerifier } from '../../../agent/postgres/sql.js';
@@ -63,6 +63,31 @@ describe('viewFromProbe', () => {
   it('timelineOfWalFile', () => {
     expect(timelineOfWalFile('0000000A0000000000000001')).toBe(10);
     expect(timelineOfWalFile('nope')).toBeNull();
+  });
+});
+
+describe('walRefusedAsDiverged', () => {
+  // Server log lines as PostgreSQL 15 writes them (default log_line_prefix '%m [%p] ').
+  const at = (pid: number, text: string): string => `2026-01-01 00:00:00.000 UTC [${pid}] ${text}`;
+  const started = at(1, 'LOG:  started streaming WAL from primary at 0/3000000 on timeline 2');
+  const ahead = at(2, 'FATAL:  could not start WAL streaming: ERROR:  requested starting point 0/5000000 is ahead of the WAL flush position of this server 0/4000060');
+  const notInHistory = at(3, "FATAL:  could not start WAL streaming: ERROR:  requested starting point 0/8000000 on timeline 1 is not in this server's history");
+  const behindRecovery = at(4, 'FATAL:  highest timeline 2 of the primary is behind recovery timeline 3');
+  const refused = at(5, 'FATAL:  could not connect to the primary server: connection to server at "10.0.0.1", port 5432 failed: Connection refused');
+  const removed = at(6, 'FATAL:  could not receive data from WAL stream: ERROR:  requested WAL segment 00000002000000000000000A has already been removed');
+
+  it.each([
+    ['the upstream says our start point is ahead of its WAL', [started, ahead], true],
+    ['the upstream says our start point is not in its history', [notInHistory], true],
+    ['the upstream is on an older timeline than ours', [behindRecovery], true],
+    ['other lines after the refusal do not matter', [ahead, at(7, 'LOG:  checkpoint starting: time')], true],
+    ['streaming started again since', [ahead, started], false],
+    ['a later failure that says nothing about divergence (cannot connect)', [ahead, refused], false],
+    ['WAL recycled on the upstream: not divergence (a rebuild is not ours to decide here)', [removed], false],
+    ['nothing about the WAL receiver', [at(8, 'LOG:  database system is ready to accept read-only connections')], false],
+    ['an empty log', [], false],
+  ])('%s → %s', (_what, lines, expected) => {
+    expect(walRefusedAsDiverged(lines.join('\n'))).toBe(expected);
   });
 });
 

@@ -29,7 +29,7 @@ describe('HaLoop → metrics', () => {
     const dcs = fake<Dcs>({
       readCluster: async (): Promise<ClusterSnapshot> => {
         t += 5;
-        return { view, config, configRevision: 7, revision: 9, leaderIsOurs: false };
+        return { view, config, configRevision: 7, revision: 9, leaderIsOurs: false, initializeIsOurs: false };
       },
     });
     const pg = fake<PostgresNode>({ probe: async () => replicaPg, onUnexpectedExit: () => undefined, replication: async () => [] });

@@ -13,6 +13,7 @@ const settings: HaSettings = {
 
 function setup() {
   let etcdUp = true;
+  let regrant = false;
   const fenced: number[] = [];
   const clock = { now: () => Date.now(), wallNow: () => Date.now() };
   const keeper = new LeaseKeeper({
@@ -23,7 +24,9 @@ function setup() {
           await new Promise((r) => setTimeout(r, settings.retryTimeoutMs));
           throw new Error('etcd timeout');
         }
-        return { sentAt, newLease: false };
+        const newLease = regrant;
+        regrant = false;
+        return { sentAt, newLease };
       }),
     },
     clock,
@@ -32,7 +35,7 @@ function setup() {
     fence: async () => { fenced.push(clock.now()); },
     onNewLease: () => undefined,
   });
-  return { keeper, fenced, clock, setEtcd: (up: boolean) => { etcdUp = up; } };
+  return { keeper, fenced, clock, setEtcd: (up: boolean) => { etcdUp = up; }, regrantNext: () => { regrant = true; } };
 }
 
 describe('LeaseKeeper', () => {
@@ -64,6 +67,24 @@ describe('LeaseKeeper', () => {
     expect(fenced[0]!).toBeGreaterThanOrEqual(deadline);
     const lastSend = deadline - settings.ttlMs + fenceMarginMs(settings.ttlMs);
     expect(fenced[0]! - lastSend).toBeLessThanOrEqual(settings.ttlMs - fenceMarginMs(settings.ttlMs) + 1000);
+    keeper.stop();
+  });
+
+  it('fences at once when a renewal had to grant a new lease while primary (the leader key went with the old one)', async () => {
+    // Regression (sim writable-after-deadline): the new lease's deadline must not keep a primary
+    // that no longer holds the key.
+    const { keeper, fenced, regrantNext } = setup();
+    keeper.start();
+    await keeper.renewNow();
+    keeper.arm(true);
+    regrantNext();
+    expect(await keeper.renewNow()).toBe(true);
+    expect(fenced).toHaveLength(1);
+    // Not armed (not a primary): a new lease fences nothing.
+    keeper.arm(false);
+    regrantNext();
+    await keeper.renewNow();
+    expect(fenced).toHaveLength(1);
     keeper.stop();
   });
 
