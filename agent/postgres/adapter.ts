@@ -23,7 +23,7 @@ import {
   chownTo, exists, isInitialized, isMissingOrEmpty, mkdirOwned, readTextIfExists, removeIfExists, writeOwnedFile,
 } from './fsutil.js';
 import { classifyPid, postgresProcessesIn, readPidFile } from './procfs.js';
-import { PROBE_SQL, viewFromProbe, walRefusedAsDiverged, type ProbeRow } from './probe.js';
+import { PROBE_SQL, timelineForkedBehindUs, viewFromProbe, walRefusedAsDiverged, type ProbeRow } from './probe.js';
 import { ensureSourceCheckpoint, runRewind } from './rewind.js';
 import { syncPhysicalSlots } from './slots.js';
 export { osUserIds } from './users.js';
@@ -502,6 +502,10 @@ export class PostgresAdapter implements PostgresNode {
   async #withDivergence(view: PgView): Promise<PgView> {
     if (view.role !== 'replica' || view.streaming || !this.#pm) return view;
     const log = await readLogSince(this.logFile, Math.max(this.#pm.logOffset, this.#upstreamLogMark));
+    // The leader's timeline forked off ours before our replay position: we are still on ours
+    // (the newer history file in pg_wal notwithstanding), and diverged; pg_rewind can fix it.
+    const fork = timelineForkedBehindUs(log);
+    if (fork) return { ...view, timeline: fork.current, walDiverged: true };
     return { ...view, walDiverged: walRefusedAsDiverged(log) };
   }
 

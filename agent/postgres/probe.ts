@@ -116,3 +116,20 @@ export function walRefusedAsDiverged(log: string): boolean {
   }
   return diverged;
 }
+
+const FORKED_BEHIND_US = /new timeline (\d+) forked off current database system timeline (\d+) before current recovery point/;
+
+/**
+ * The replica fetched the history file of the leader's timeline and found that it forked off our
+ * timeline BEFORE the point we already replayed (the startup process says so, and waits forever):
+ * our WAL diverged, and we are still on `current`, whatever history files pg_wal now holds. The
+ * last such message in `log` (since the postmaster started or the upstream changed), or null.
+ */
+export function timelineForkedBehindUs(log: string): { readonly newTimeline: number; readonly current: number } | null {
+  let found: { newTimeline: number; current: number } | null = null;
+  for (const line of log.split('\n')) {
+    const m = FORKED_BEHIND_US.exec(line);
+    if (m) found = { newTimeline: Number(m[1]), current: Number(m[2]) };
+  }
+  return found;
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseBasebackupProgress } from '../../../agent/postgres/bootstrap.js';
 import { parsePidFile } from '../../../agent/postgres/procfs.js';
-import { timelineOfWalFile, viewFromProbe, walRefusedAsDiverged, type ProbeRow } from '../../../agent/postgres/probe.js';
+import { timelineForkedBehindUs, timelineOfWalFile, viewFromProbe, walRefusedAsDiverged, type ProbeRow } from '../../../agent/postgres/probe.js';
 import { rewindOutcome } from '../../../agent/postgres/rewind.js';
 import { planSlots } from '../../../agent/postgres/slots.js';
 import { scramVerifier } from '../../../agent/postgres/sql.js';
@@ -88,6 +88,26 @@ describe('walRefusedAsDiverged', () => {
     ['an empty log', [], false],
   ])('%s → %s', (_what, lines, expected) => {
     expect(walRefusedAsDiverged(lines.join('\n'))).toBe(expected);
+  });
+});
+
+describe('timelineForkedBehindUs', () => {
+  // As PostgreSQL 15 logged it in a chaos run: the replica stayed on timeline 9 for good.
+  const log = [
+    '2026-11-24 04:49:30.683 UTC [31153] LOG:  restarted WAL streaming at 0/4000000 on timeline 9',
+    '2026-11-24 04:49:30.683 UTC [31153] LOG:  replication terminated by primary server',
+    '2026-11-24 04:49:30.683 UTC [31153] DETAIL:  End of WAL reached on timeline 9 at 0/40E5510.',
+    '2026-11-24 04:49:30.683 UTC [22345] LOG:  new timeline 17 forked off current database system timeline 9 before current recovery point 0/40E5588',
+    '2026-11-24 04:49:30.683 UTC [22345] LOG:  waiting for WAL to become available at 0/4002000',
+  ].join('\n');
+
+  it('finds the fork and the timeline we are still on', () => {
+    expect(timelineForkedBehindUs(log)).toEqual({ newTimeline: 17, current: 9 });
+  });
+
+  it('is null without such a message (a plain switch to a new timeline is no fork behind us)', () => {
+    expect(timelineForkedBehindUs('2026-11-24 04:49:30.683 UTC [1] LOG:  new target timeline is 17')).toBeNull();
+    expect(timelineForkedBehindUs('')).toBeNull();
   });
 });
 
