@@ -11,7 +11,7 @@ import type { LeaseKeeper } from './lease-keeper.js';
 import { runRace, type RaceDeps } from './race-runner.js';
 import { FatalAgentError } from './errors.js';
 import { handOver } from './handover.js';
-import { claimSyncBeforePromote, manageSync, type SyncOutcome } from './sync-manager.js';
+import { claimSyncBeforePromote, manageSync, type SyncBarrier, type SyncOutcome } from './sync-manager.js';
 
 export interface ActionContext {
   readonly name: string;
@@ -46,6 +46,8 @@ export interface ActionContext {
   lastStatus: { optime: number; timeline: number } | null;
   /** Member name → monotonic ms it was last seen in a cluster view (slot retention). */
   readonly membersSeen: Map<string, number>;
+  /** When synchronous_standby_names last changed, and the flush position since (sync-manager.ts). */
+  readonly syncBarrier: SyncBarrier;
 }
 
 function leaseValidNow(ctx: ActionContext): boolean {

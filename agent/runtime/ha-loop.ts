@@ -15,6 +15,7 @@ import type { NodeStateStore } from './node-state.js';
 import { FatalAgentError } from './errors.js';
 import { handOver, type HandoverOutcome } from './handover.js';
 import { switchoverTarget } from '../core/switchover.js';
+import { newSyncBarrier } from './sync-manager.js';
 
 export interface HaLoopDeps {
   readonly identity: Identity;
@@ -109,6 +110,7 @@ export class HaLoop {
       },
       lastStatus: null,
       membersSeen: new Map(),
+      syncBarrier: newSyncBarrier(),
     };
     deps.pg.onUnexpectedExit((code, signal) => {
       log.warn({ code, signal }, 'PostgreSQL exited unexpectedly');

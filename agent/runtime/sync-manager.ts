@@ -13,25 +13,20 @@ import type { ActionContext } from './actions.js';
  * at least SETTLE_MS later, as Patroni does: every commit acknowledged asynchronously before
  * the new setting took effect ends at or before it.
  */
-interface Barrier {
+export interface SyncBarrier {
   changedAt: number | null;
   lsn: Lsn | null;
 }
 
-const SETTLE_MS = 100;
-const barriers = new WeakMap<ActionContext, Barrier>();
-
-function barrierOf(ctx: ActionContext): Barrier {
-  let b = barriers.get(ctx);
-  if (!b) {
-    b = { changedAt: null, lsn: null };
-    barriers.set(ctx, b);
-  }
-  return b;
+/** A barrier for an agent that has not changed synchronous_standby_names yet. */
+export function newSyncBarrier(): SyncBarrier {
+  return { changedAt: null, lsn: null };
 }
 
+const SETTLE_MS = 100;
 function settingChanged(ctx: ActionContext): void {
-  barriers.set(ctx, { changedAt: ctx.clock.now(), lsn: null });
+  ctx.syncBarrier.changedAt = ctx.clock.now();
+  ctx.syncBarrier.lsn = null;
 }
 
 export interface SyncOutcome {
@@ -44,7 +39,7 @@ export async function manageSync(ctx: ActionContext, cluster: ClusterView): Prom
   const dyn = ctx.dynamic();
   const current: SyncState | null = cluster.sync;
   let published = current?.leader === ctx.name ? [...current.syncStandbys] : [];
-  const barrier = barrierOf(ctx);
+  const barrier = ctx.syncBarrier;
   if (dyn.synchronous_mode && barrier.lsn === null && (barrier.changedAt === null || ctx.clock.now() - barrier.changedAt >= SETTLE_MS)) {
     barrier.lsn = (await ctx.pg.probe()).walLsn;
   }

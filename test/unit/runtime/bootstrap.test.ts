@@ -9,6 +9,7 @@ import type { InitializeState } from '../../../agent/core/types.js';
 import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
 import { createLogger } from '../../../agent/log.js';
 import { SYS, cluster, local, pgPrimary, pgStoppedEmpty, settings } from '../core/builders.js';
+import { newSyncBarrier } from '../../../agent/runtime/sync-manager.js';
 
 const LATE = new Error('complete initialize: deadline exceeded');
 
@@ -50,7 +51,7 @@ async function failedBootstrap(reread: InitializeState | Error, afterAbandon: In
     race: {} as never, bootstrapConfig: DEFAULT_DYNAMIC_CONFIG, useSlots: () => true, dynamic: () => DEFAULT_DYNAMIC_CONFIG,
     onSync: () => undefined, settings: () => settings, peerTimeoutMs: () => 1000, setActivity: () => undefined,
     setRewindFailed: () => undefined, setCleanHandover: () => undefined, setHoldsKey: () => undefined, setServing: () => undefined,
-    publishPg: () => undefined, lastStatus: null, membersSeen: new Map(),
+    publishPg: () => undefined, lastStatus: null, membersSeen: new Map(), syncBarrier: newSyncBarrier(),
   };
   const decision = { action: { kind: 'initialize_cluster' as const }, reason: 'test', rule: 'bootstrap.race' };
   await expect(execute(ctx, decision, cluster({ initialize: { state: 'absent' }, leader: null }), local(pgStoppedEmpty))).rejects.toBe(LATE);
