@@ -206,8 +206,20 @@ export class EtcdDcs implements Dcs {
     return res.succeeded;
   }
 
-  async writeStatus(status: LeaderStatus): Promise<void> {
-    await this.#put('write status', KEY.status, encodeStatus(status));
+  /**
+   * Publishes the leader's position, only while the leader key is ours on our current lease: a
+   * demoted leader (paused, slow) must never overwrite the position its successor is judged by.
+   * Resolves false, writing nothing, when the key is not ours.
+   */
+  async writeStatus(status: LeaderStatus): Promise<boolean> {
+    const lease = this.#lease.id;
+    if (lease === null) return false;
+    const leader = this.#keys.key(KEY.leader);
+    const res = await this.#txn('write status', {
+      compare: [valueIs(leader, this.#name), onLease(leader, lease)],
+      success: [{ request_put: { key: this.#keys.key(KEY.status), value: Buffer.from(encodeStatus(status)) } }],
+    }, { idempotent: true });
+    return res.succeeded;
   }
 
   async setFailover(request: FailoverRequest | null): Promise<void> {

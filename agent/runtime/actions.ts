@@ -298,8 +298,8 @@ async function publishLeaderState(ctx: ActionContext, cluster: ClusterView | nul
     const next = { optime: pg.walLsn, timeline: pg.timeline };
     const last = ctx.lastStatus;
     if (!last || last.optime !== next.optime || last.timeline !== next.timeline) {
-      await ctx.dcs.writeStatus(next);
-      ctx.lastStatus = next;
+      if (await ctx.dcs.writeStatus(next)) ctx.lastStatus = next;
+      else ctx.logger.warn({ action: 'publish_status' }, 'the leader key is not mine on my lease: not publishing my position');
     }
   }
   if (cluster && (ctx.dynamic().synchronous_mode || cluster.sync?.leader === ctx.name)) {

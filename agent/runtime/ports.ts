@@ -64,7 +64,8 @@ export interface Dcs {
   initializeConfig(config: DynamicConfig): Promise<void>;
   /** Compare-and-swap `config` on its mod_revision; resolves false on a lost race. */
   writeConfig(config: DynamicConfig, expectedRevision: number): Promise<boolean>;
-  writeStatus(status: LeaderStatus): Promise<void>;
+  /** Publish the leader's position; false (nothing written) when the leader key is not ours. */
+  writeStatus(status: LeaderStatus): Promise<boolean>;
   appendHistory(row: HistoryRow): Promise<void>;
   setFailover(request: FailoverRequest | null): Promise<void>;
   /** Compare-and-swap `sync` (null expected = create only if absent). */

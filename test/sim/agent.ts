@@ -696,12 +696,16 @@ export class SimAgent {
       const last = this.#lastStatus;
       if (!last || last.optime !== next.optime || last.timeline !== next.timeline) {
         const name = this.name;
-        yield* this.#dcs('write status', (e) => {
-          const holder = e.get(KEY.leader)?.value;
-          this.env.statusWritten(name, typeof holder === 'string' ? holder : null);
+        const lease = this.#leaseId;
+        // EtcdDcs.writeStatus: a transaction on the leader key naming us, on our current lease.
+        const written = yield* this.#dcs('write status', (e) => {
+          const leader = e.get(KEY.leader);
+          if (lease === null || leader?.value !== name || leader.lease !== lease) return false;
+          this.env.statusWritten(name, typeof leader.value === 'string' ? leader.value : null);
           e.put(KEY.status, next);
+          return true;
         });
-        this.#lastStatus = next;
+        if (written) this.#lastStatus = next;
       }
     }
     if (cluster && (this.settings.synchronousMode || cluster.sync?.leader === this.name)) yield* this.#manageSync(cluster);

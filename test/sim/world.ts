@@ -152,8 +152,6 @@ export class World {
   readonly #knownPromotion = new Map<string, string>();
   /** Acknowledged writes already reported lost by a known bug's promotion. */
   readonly #knownLost = new Set<number>();
-  /** The current `status` was written by this node while it did not hold the leader key. */
-  #statusByNonLeader: string | null = null;
   #triggers: FaultTrigger[] = [];
   /** The node that fired the trigger being applied ('@promoting', '@acquiring'). */
   #subject: string | null = null;
@@ -267,10 +265,10 @@ export class World {
         }
       },
       statusWritten: (writer, holder) => {
-        this.#statusByNonLeader = holder !== writer ? writer : null;
         if (holder === writer) return;
+        // Eligibility (rule 4) is judged against `status`: only the leader may write it.
         this.#staleStatusWrites++;
-        this.trace.log('CHECK', `status written by ${writer} while the leader key names ${holder ?? 'nobody'}`);
+        this.#violate('status-by-non-leader', `status written by ${writer} while the leader key names ${holder ?? 'nobody'}`);
       },
       sched: this.sched, net: this.net, etcd: this.etcd, trace: this.trace, rng, settings: this.settings,
       wallEpochMs: Date.UTC(2026, 0, 1),
@@ -367,9 +365,7 @@ export class World {
       const msg = `${pg.name} started ${how} while not eligible: ${v.why} (rule 4)`;
       const judgedOnStatus = v.why.includes('timeline') || v.why.includes('lag');
       const statusRev = this.etcd.get(KEY.status)?.modRev ?? 0;
-      if (judgedOnStatus && this.#statusByNonLeader !== null && this.#statusByNonLeader !== pg.name) {
-        this.#knownIssue(KNOWN_STATUS_WRITE, `${msg}, judged against a \`status\` that ${this.#statusByNonLeader} wrote without holding the leader key`);
-      } else if (judgedOnStatus && statusRev > n.agent.decidedOnRevision) {
+      if (judgedOnStatus && statusRev > n.agent.decidedOnRevision) {
         this.#knownIssue(KNOWN_STALE_RACE, `${msg}: it decided on etcd revision ${n.agent.decidedOnRevision}; \`status\` changed at revision ${statusRev} before it promoted`);
       } else if (this.#staleWin.has(pg.name)) {
         this.#knownPromotion.set(pg.name, KNOWN_STALE_RACE);
@@ -669,16 +665,6 @@ export class World {
 }
 
 
-/**
- * KNOWN RUNTIME BUG (reported). writeStatus is a plain put: a node that is no longer the leader
- * (a demoted primary still finishing a cycle) can overwrite the leader's `status` with its own
- * optime and timeline. (The runtime now writes `status` only within its own lease deadline, which
- * narrows the window but does not close it.) Eligibility (rule 4: timeline and lag) is
- * then judged against a position the real leader never had. The write should be a transaction
- * conditioned on the leader key holding our name on our lease. The sim attributes a rule-4
- * failure to this only when the `status` it was judged against came from a non-leader.
- */
-export const KNOWN_STATUS_WRITE = 'KNOWN RUNTIME BUG unguarded-status-write';
 
 /**
  * KNOWN RUNTIME BUG (reported). actions.ts race(): decided on the cycle's cluster view, it renews,

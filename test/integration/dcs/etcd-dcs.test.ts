@@ -191,24 +191,45 @@ describe('watch', () => {
     await a.renewLease();
     await a.touchMember(member('a'));
     await a.acquireLeader();
+    expect(await a.writeStatus({ optime: 1, timeline: 1 })).toBe(true);
     const t0 = performance.now();
     expect(await a.releaseLeader()).toBe(true);
     const t1 = performance.now();
-    await a.writeStatus({ optime: 1, timeline: 1 });
     await a.setFailover({ candidate: 'b' });
     await a.setFailover(null);
     await raw.put('/pgwarden-test/other-scope/leader').value('x'); // another cluster: not reported
     await waitFor(() => seen.length >= 6, { timeoutMs: 2000, intervalMs: 2, what: 'six watch events' });
     await sleep(100);
-    expect(seen.map((s) => s.key)).toEqual(['members/a', 'leader', 'leader', 'status', 'failover', 'failover']);
-    const deleteSeen = seen[2]!.at;
+    expect(seen.map((s) => s.key)).toEqual(['members/a', 'leader', 'status', 'leader', 'failover', 'failover']);
+    const deleteSeen = seen[3]!.at;
     console.log(`watch saw the leader delete ${(deleteSeen - t1).toFixed(1)} ms after releaseLeader resolved (${(deleteSeen - t0).toFixed(1)} ms after it was called)`);
     expect(deleteSeen - t0).toBeLessThan(100);
 
     await cancel();
-    await a.writeStatus({ optime: 2, timeline: 1 });
+    await a.setFailover({ candidate: 'b' });
     await sleep(200);
     expect(seen).toHaveLength(6);
+  });
+});
+
+describe('status', () => {
+  test('is written only by the leader, on the lease that holds the key', async () => {
+    const scope = freshScope();
+    const a = dcs(scope, 'a');
+    const b = dcs(scope, 'b');
+    const status = async () => (await raw.get(`${prefix(scope)}status`).string()) ?? null;
+    expect(await a.writeStatus({ optime: 1, timeline: 1 })).toBe(false); // no lease yet
+    await a.renewLease();
+    expect(await a.writeStatus({ optime: 1, timeline: 1 })).toBe(false); // no leader key
+    expect(await status()).toBeNull();
+    expect(await a.acquireLeader()).toBe(true);
+    expect(await a.writeStatus({ optime: 2, timeline: 1 })).toBe(true);
+    await b.renewLease();
+    expect(await b.writeStatus({ optime: 99, timeline: 9 })).toBe(false); // b does not lead
+    // a's key, but bound to a lease a no longer holds (a demoted leader's stale view).
+    await raw.put(`${prefix(scope)}leader`).value('a');
+    expect(await a.writeStatus({ optime: 3, timeline: 1 })).toBe(false);
+    expect(JSON.parse((await status())!)).toEqual({ optime: 2, timeline: 1 });
   });
 });
 
@@ -314,7 +335,9 @@ describe('compare-and-swap', () => {
   test('status and failover round-trip in the wire format', async () => {
     const scope = freshScope();
     const a = dcs(scope, 'a');
-    await a.writeStatus({ optime: 0x16b374d848, timeline: 4 });
+    await a.renewLease();
+    expect(await a.acquireLeader()).toBe(true);
+    expect(await a.writeStatus({ optime: 0x16b374d848, timeline: 4 })).toBe(true);
     await a.setFailover({ leader: 'a', candidate: 'b', scheduledAt: '2030-01-01T00:00:00Z' });
     expect(JSON.parse((await raw.get(`${prefix(scope)}status`).string())!)).toEqual({ optime: 0x16b374d848, timeline: 4 });
     expect(JSON.parse((await raw.get(`${prefix(scope)}failover`).string())!)).toEqual({ leader: 'a', candidate: 'b', scheduled_at: '2030-01-01T00:00:00Z' });

@@ -86,8 +86,8 @@ describe('one etcd member', () => {
 
     // The watch survived: it reports the expired leader key, and later changes.
     await waitFor(() => seen.includes('leader'), { timeoutMs: 1500, intervalMs: 10, what: 'the watch to report the expired leader key' });
-    await a.writeStatus({ optime: 2, timeline: 1 });
-    await waitFor(() => seen.includes('status'), { timeoutMs: 1000, intervalMs: 10, what: 'the watch to report status' });
+    await a.setFailover({ candidate: 'b' });
+    await waitFor(() => seen.includes('failover'), { timeoutMs: 1000, intervalMs: 10, what: 'the watch to report failover' });
   });
 
   test('killed and restarted: the watch reconnects and resumes without missing changes; calls work again', async () => {
@@ -96,20 +96,20 @@ describe('one etcd member', () => {
     const b = dcs(scope, 'b');
     const seen: string[] = [];
     await b.watch((k) => seen.push(k));
-    await a.writeStatus({ optime: 1, timeline: 1 });
+    await a.setFailover({ candidate: 'x' });
     await waitFor(() => seen.length === 1, { timeoutMs: 1000, intervalMs: 10, what: 'the first watch event' });
 
     await etcd.node(0).kill();
     expect((await timed(a.readCluster())).ms).toBeLessThan(RETRY_MS + SLACK_MS);
     etcd.node(0).start();
     await etcd.node(0).waitHealthy();
-    const recovered = await recoveryMs(() => a.writeStatus({ optime: 2, timeline: 1 }), 5000);
+    const recovered = await recoveryMs(() => a.setFailover({ candidate: 'y' }), 5000);
     console.log(`restart: writes work again ${recovered.toFixed(0)} ms after etcd reported healthy`);
     expect(recovered).toBeLessThan(1000);
-    await a.setFailover({ candidate: 'b' });
+    await a.setFailover(null);
     // Both writes after the restart arrive, in order (the first may have landed before the watch resumed).
-    await waitFor(() => seen.includes('failover'), { timeoutMs: 2000, intervalMs: 10, what: 'the watch to report failover' });
-    expect(seen).toEqual(['status', 'status', 'failover']);
+    await waitFor(() => seen.length === 3, { timeoutMs: 2000, intervalMs: 10, what: 'the watch to report both writes' });
+    expect(seen).toEqual(['failover', 'failover', 'failover']);
   });
 });
 
@@ -169,8 +169,8 @@ describe('three etcd members', () => {
 
       // The watch notices its member went quiet and resumes on another one.
       const t0 = performance.now();
-      await writer.writeStatus({ optime: 7, timeline: 1 });
-      await waitFor(() => seen.includes('status'), { timeoutMs: 4000, intervalMs: 10, what: 'the watch to report status' });
+      await writer.setFailover({ candidate: 'a' });
+      await waitFor(() => seen.includes('failover'), { timeoutMs: 4000, intervalMs: 10, what: 'the watch to report failover' });
       console.log(`watch on the frozen member delivered the change after ${(performance.now() - t0).toFixed(0)} ms`);
     } finally {
       etcd.node(follower).thaw();
