@@ -108,6 +108,10 @@ export function renderPostgresqlConf(input: ConfInput): Rendered {
     ['hot_standby_feedback', true],
     ['wal_keep_size', '128MB'],
     ['wal_receiver_status_interval', '1s'],
+    // Standbys answer every second (above), so a walsender that hears nothing for 5 s is talking to
+    // a standby that is gone (a silent partition): end it, and a synchronous standby is replaced
+    // within a cycle instead of holding commits for PostgreSQL's default 60 s. Users may override.
+    ['wal_sender_timeout', '5s'],
     ['wal_retrieve_retry_interval', '500ms'],
     ['recovery_target_timeline', 'latest'],
     ['unix_socket_permissions', '0700'],

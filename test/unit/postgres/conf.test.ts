@@ -27,6 +27,12 @@ function settings(text: string): Map<string, string> {
 }
 
 describe('renderPostgresqlConf', () => {
+  it('lets the user choose another wal_sender_timeout', () => {
+    const { text, warnings } = renderPostgresqlConf(input({ pg: pgCfg({ parameters: { wal_sender_timeout: '30s' } }) }));
+    expect(settings(text).get('wal_sender_timeout')).toBe("'30s'");
+    expect(warnings).toEqual([]);
+  });
+
   it('includes the base conf first and writes the replication settings', () => {
     const { text, warnings } = renderPostgresqlConf(input());
     const lines = text.split('\n');
@@ -41,6 +47,7 @@ describe('renderPostgresqlConf', () => {
     expect(s.get('hot_standby_feedback')).toBe('on');
     expect(s.get('wal_keep_size')).toBe("'128MB'");
     expect(s.get('wal_receiver_status_interval')).toBe("'1s'");
+    expect(s.get('wal_sender_timeout')).toBe("'5s'");
     expect(s.get('wal_retrieve_retry_interval')).toBe("'500ms'");
     expect(s.get('recovery_target_timeline')).toBe("'latest'");
     expect(s.get('listen_addresses')).toBe("'0.0.0.0'");
