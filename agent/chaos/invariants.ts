@@ -232,3 +232,18 @@ export function stateTimeline(states: readonly NodeStateSample[], from: number, 
   return [...byNode.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([node, list]) =>
     `${node}: ${list.map((x) => `${x.label} +${((x.at - from) / 1000).toFixed(1)} s`).join(' → ')}`);
 }
+
+/**
+ * The writer's failed attempts grouped by what went wrong ("query: Connection terminated ×12"),
+ * most frequent first: why writes stopped, in one line of the report. Numbers in messages are
+ * blanked so one cause makes one group.
+ */
+export function failureSummary(failures: readonly { readonly phase: string; readonly error: string }[], top = 3): string | null {
+  if (failures.length === 0) return null;
+  const counts = new Map<string, number>();
+  for (const f of failures) {
+    const key = `${f.phase}: ${f.error.replace(/\d+/g, 'N').slice(0, 120)}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, n]) => `${k} ×${n}`).join('; ');
+}

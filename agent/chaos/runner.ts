@@ -15,7 +15,7 @@ import { sql } from '../local/sql.js';
 import { Writer, writerNow } from '../local/writer.js';
 import { deadline } from '../local/wait.js';
 import {
-  checkLostWrites, checkSplitBrain, checkStaleAcks, CONVERGENCE_LIMIT_MS, convergenceTime, stateTimeline,
+  checkLostWrites, checkSplitBrain, checkStaleAcks, CONVERGENCE_LIMIT_MS, convergenceTime, failureSummary, stateTimeline,
   type ReplicationMode, type SplitBrainWindow, type StaleAck,
 } from './invariants.js';
 import { ClusterMonitor } from './monitor.js';
@@ -240,6 +240,8 @@ async function runOne(
     failures.push(`${unexpectedS.length} probe writes acknowledged by a demoted node (first: ${s.node} at fault+${Math.round(s.at - t0)} ms, after ${s.promoted} was promoted at fault+${Math.round(s.promotedAt - t0)} ms)`);
   }
   if (monitor && monitor.rounds < 5) failures.push(`the split-brain probe ran only ${monitor.rounds} rounds`);
+  const why = failureSummary(writer?.failed ?? []);
+  if (why !== null) notes.push(`failed writes: ${why}`);
   if (exp && expectedW.length > 0) {
     const extra = Math.max(...expectedW.map((w) => w.to - exp.until));
     notes.push(`expected overlap (${exp.node} frozen): ${Math.round(Math.max(...expectedW.map((w) => w.to - w.from)))} ms, ${extra > 0 ? `${Math.round(extra)} ms past resume` : 'ended before resume'}`);

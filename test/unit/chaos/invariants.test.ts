@@ -2,7 +2,7 @@
 // violation it exists to catch, and a clean history it must accept.
 import { describe, expect, it } from 'vitest';
 import {
-  checkLostWrites, checkSplitBrain, checkStaleAcks, convergenceTime, stateTimeline,
+  checkLostWrites, checkSplitBrain, checkStaleAcks, convergenceTime, failureSummary, stateTimeline,
   type NodeStateSample, type WriteSample,
 } from '../../../agent/chaos/invariants.js';
 
@@ -169,5 +169,17 @@ describe('stateTimeline', () => {
       'node1: primary +0.0 s',
       'node2: replica not streaming +0.0 s → replica streaming from node1 +35.2 s',
     ]);
+  });
+});
+
+describe('failureSummary', () => {
+  it('groups failures by phase and message (numbers blanked), most frequent first', () => {
+    const f = (phase: string, error: string) => ({ phase, error });
+    expect(failureSummary([
+      f('connect', 'timeout expired after 1000 ms'), f('query', 'Connection terminated unexpectedly'),
+      f('connect', 'timeout expired after 1001 ms'), f('query', 'Connection terminated unexpectedly'),
+      f('query', 'Connection terminated unexpectedly'), f('query', 'read ECONNRESET'),
+    ], 2)).toBe('query: Connection terminated unexpectedly ×3; connect: timeout expired after N ms ×2');
+    expect(failureSummary([])).toBeNull();
   });
 });
