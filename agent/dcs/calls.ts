@@ -1,11 +1,12 @@
 // Deadlines and bounded retries for etcd calls. Every public DCS operation gets one budget of
 // retry_timeout; each attempt inside it carries a gRPC deadline and a monotonic timer, so an
 // operation rejects on time even when etcd is frozen and the gRPC deadline is slow to fire.
-import { isBrokenCircuitError, circuitBreaker, ConsecutiveBreaker, handleWhen, noop, type IPolicy } from 'cockatiel';
+import { isBrokenCircuitError, noop, type IPolicy } from 'cockatiel';
 import {
   EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCUnavailableError, isRecoverableError,
 } from 'etcd3';
 import { sleep } from '../clock.js';
+import { HostPolicy, SlowAnswer } from './host-policy.js';
 
 export interface MonotonicClock {
   now(): number;
@@ -64,30 +65,15 @@ const SLICE_PER_RTT = 2.5;
 /** Weight of the newest sample in the smoothed attempt duration (as TCP's SRTT). */
 const RTT_GAIN = 0.2;
 
-/**
- * How long a host's circuit stays open before one probe call may pass. Short, so a frozen or
- * restarted etcd is used again within about half a second of answering.
- */
-export const HALF_OPEN_AFTER_MS = 500;
+export { HALF_OPEN_AFTER_MS } from './host-policy.js';
 
 /**
  * Fault handling for the etcd3 connection pool.
  * - global: no policy; retries are ours (bounded by the operation's deadline, see `CallRunner`).
- * - host: with several hosts, a circuit breaker that opens on the first transport failure, so the
- *   next attempts go to the other hosts instead of waiting on a frozen one, and half-opens after
- *   HALF_OPEN_AFTER_MS. With one host a breaker buys nothing (there is nowhere else to go) and
- *   would only delay recovery, so there is none.
+ * - host: HostPolicy (a circuit breaker with several hosts; slow hosts keep their connection).
  */
-export function faultHandling(hostCount: number): { global: IPolicy; host: () => IPolicy } {
-  return {
-    global: noop,
-    host: hostCount > 1
-      ? () => circuitBreaker(handleWhen(isRecoverableError), {
-        halfOpenAfter: HALF_OPEN_AFTER_MS,
-        breaker: new ConsecutiveBreaker(1),
-      })
-      : () => noop,
-  };
+export function faultHandling(hostCount: number, clock: MonotonicClock): { global: IPolicy; host: () => IPolicy } {
+  return { global: noop, host: () => new HostPolicy({ breaker: hostCount > 1, clock }) };
 }
 
 /**
@@ -97,12 +83,12 @@ export function faultHandling(hostCount: number): { global: IPolicy; host: () =>
 function retryable(e: unknown, idempotent: boolean): boolean {
   if (isBrokenCircuitError(e) || e instanceof GRPCUnavailableError) return true;
   if (!idempotent) return false;
-  return e instanceof AttemptTimeout || (e instanceof Error && isRecoverableError(e));
+  return e instanceof AttemptTimeout || e instanceof SlowAnswer || (e instanceof Error && isRecoverableError(e));
 }
 
 function errorKind(e: unknown): DcsErrorKind {
   if (e instanceof EtcdLeaseInvalidError) return 'no_lease';
-  if (e instanceof AttemptTimeout || e instanceof GRPCDeadlineExceededError) return 'timeout';
+  if (e instanceof AttemptTimeout || e instanceof SlowAnswer || e instanceof GRPCDeadlineExceededError) return 'timeout';
   if (e instanceof Error && isRecoverableError(e)) return 'unavailable';
   return 'rejected';
 }

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { TlsFiles } from '../config/types.js';
+import { systemClock } from '../clock.js';
 import { faultHandling } from './calls.js';
 
 export interface EtcdConnection {
@@ -37,7 +38,7 @@ export function createEtcdClient(c: EtcdConnection): Etcd3 {
   const options: IOptions = {
     hosts: c.hosts.map((h) => normaliseHost(h, secure)),
     grpcOptions: GRPC_OPTIONS,
-    faultHandling: faultHandling(c.hosts.length),
+    faultHandling: faultHandling(c.hosts.length, systemClock),
   };
   const tls = c.tls;
   if (tls && (tls.ca || tls.cert || tls.key)) {

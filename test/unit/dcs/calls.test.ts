@@ -1,8 +1,9 @@
 // Deadlines and bounded retries of one DCS operation (fake attempts, real timers).
 import { describe, expect, test } from 'vitest';
-import { EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCInternalError, GRPCUnavailableError } from 'etcd3';
+import { EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCInternalError, GRPCUnavailableError, isRecoverableError } from 'etcd3';
 import { BrokenCircuitError, CircuitState, type CircuitBreakerPolicy } from 'cockatiel';
 import { CallRunner, DcsError, faultHandling, HALF_OPEN_AFTER_MS } from '../../../agent/dcs/calls.js';
+import { KEEP_CONNECTION_MS, SlowAnswer } from '../../../agent/dcs/host-policy.js';
 import { systemClock } from '../../../agent/clock.js';
 
 const runner = (hosts = 1) => new CallRunner(systemClock, hosts);
@@ -129,12 +130,12 @@ describe('CallRunner', () => {
 
 describe('faultHandling', () => {
   test('one host: no breaker (nowhere else to go)', () => {
-    const f = faultHandling(1);
+    const f = faultHandling(1, systemClock);
     expect((f.host() as Partial<CircuitBreakerPolicy>).state).toBeUndefined();
   });
 
   test('several hosts: a breaker that opens on one failure and lets a probe through after HALF_OPEN_AFTER_MS', async () => {
-    const breaker = faultHandling(3).host() as CircuitBreakerPolicy;
+    const breaker = faultHandling(3, systemClock).host() as CircuitBreakerPolicy;
     await expect(breaker.execute(() => { throw new GRPCUnavailableError('down'); })).rejects.toThrow(/down/);
     expect(breaker.state).toBe(CircuitState.Open);
     await expect(breaker.execute(() => 'blocked')).rejects.toBeInstanceOf(BrokenCircuitError);
@@ -144,8 +145,39 @@ describe('faultHandling', () => {
     expect(HALF_OPEN_AFTER_MS).toBeLessThanOrEqual(500);
   });
 
+  test.each([1, 3])('%i host(s): a deadline on a host that answered recently keeps its connection; a silent host\'s does not', async (hosts) => {
+    let now = 10_000;
+    const policy = faultHandling(hosts, { now: () => now }).host();
+    // The breaker (several hosts) half-opens on cockatiel's own clock: wait for it for real.
+    const halfOpen = () => (hosts > 1 ? new Promise((r) => setTimeout(r, HALF_OPEN_AFTER_MS + 20)) : Promise.resolve());
+    const deadline = () => { throw new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED: Deadline exceeded'); };
+    // Never answered: the deadline goes to etcd3 as is (it resets the connection: it may be dead).
+    await expect(policy.execute(deadline)).rejects.toBeInstanceOf(GRPCDeadlineExceededError);
+    await halfOpen();
+    expect(await policy.execute(() => 'answer')).toBe('answer');
+    // Answered 1 s ago: slow, not gone. A SlowAnswer is not "recoverable" to etcd3: no reset.
+    now += 1000;
+    const slow = await policy.execute(deadline).catch((e: unknown) => e);
+    expect(slow).toBeInstanceOf(SlowAnswer);
+    expect(isRecoverableError(slow as Error)).toBe(false);
+    if (hosts > 1) expect((policy as unknown as CircuitBreakerPolicy).state).toBe(CircuitState.Open); // still steers away
+    // Silent for longer than KEEP_CONNECTION_MS: a deadline resets again.
+    await halfOpen();
+    now += KEEP_CONNECTION_MS;
+    await expect(policy.execute(deadline)).rejects.toBeInstanceOf(GRPCDeadlineExceededError);
+  });
+
+  test('a SlowAnswer is retried within the budget, as a timeout', async () => {
+    const r = runner();
+    let n = 0;
+    expect(await r.run('x', r.budget(500), async () => {
+      if (++n === 1) throw new SlowAnswer('4 DEADLINE_EXCEEDED');
+      return n;
+    }, { idempotent: true })).toBe(2);
+  });
+
   test('several hosts: a non-transport error does not open the breaker', async () => {
-    const breaker = faultHandling(3).host() as CircuitBreakerPolicy;
+    const breaker = faultHandling(3, systemClock).host() as CircuitBreakerPolicy;
     await expect(breaker.execute(() => { throw new EtcdLeaseInvalidError('1'); })).rejects.toThrow();
     expect(breaker.state).toBe(CircuitState.Closed);
   });
