@@ -107,6 +107,8 @@ export class CallRunner {
   readonly #onRequest: RequestObserver | undefined;
   /** Smoothed duration of successful attempts, ms (null before the first). */
   #srttMs: number | null = null;
+  /** Duration of the last successful attempt, ms. */
+  #lastAttemptMs: number | null = null;
 
   /** `onRequest` learns each operation's name and duration, retries included, failed or not. */
   constructor(clock: MonotonicClock, hostCount: number, onRequest?: RequestObserver) {
@@ -118,6 +120,15 @@ export class CallRunner {
   /** Smoothed duration of recent successful attempts, ms (null before the first success). */
   get smoothedAttemptMs(): number | null {
     return this.#srttMs;
+  }
+
+  /**
+   * The answer time slices are sized by: the smoothed one, or the last one when that was longer,
+   * so the first slow answers after a link slows down stretch the slices at once (the smoothed
+   * value alone would take several answers to catch up, and the lease could run out meanwhile).
+   */
+  #rttMs(): number {
+    return Math.max(this.#srttMs ?? 0, this.#lastAttemptMs ?? 0);
   }
 
   budget(ms: number): Budget {
@@ -162,13 +173,14 @@ export class CallRunner {
       }
       // With several hosts, do not let one frozen host eat the whole budget.
       const slice = this.#hostCount > 1
-        ? Math.min(remaining, Math.max(budget.totalMs / this.#hostCount, MIN_SLICE_MS, SLICE_PER_RTT * (this.#srttMs ?? 0)))
+        ? Math.min(remaining, Math.max(budget.totalMs / this.#hostCount, MIN_SLICE_MS, SLICE_PER_RTT * this.#rttMs()))
         : remaining;
       const started = this.#clock.now();
       try {
         const result = await withTimer(attempt({ deadline: new Date(Date.now() + slice) }), slice + TIMER_GRACE_MS);
         const took = this.#clock.now() - started;
         this.#srttMs = this.#srttMs === null ? took : (1 - RTT_GAIN) * this.#srttMs + RTT_GAIN * took;
+        this.#lastAttemptMs = took;
         return result;
       } catch (e) {
         lastError = e;

@@ -62,6 +62,18 @@ describe('CallRunner', () => {
     expect(attempts).toBe(1);
   });
 
+  test('one slow answer is enough to stretch the next slices', async () => {
+    const r = runner(3);
+    await r.run('fast', r.budget(1000), async () => 'ok', { idempotent: true });
+    const slow = () => new Promise<string>((res) => setTimeout(() => res('ok'), 300));
+    await r.run('first slow', r.budget(1000), slow, { idempotent: true }); // fits the 333 ms slice
+    expect(r.smoothedAttemptMs).toBeLessThan(100); // smoothing alone lags behind…
+    const deadlines: number[] = [];
+    const t0 = Date.now();
+    await r.run('x', r.budget(1000), (o) => { deadlines.push(o.deadline.getTime() - t0); return slow(); }, { idempotent: true });
+    expect(deadlines[0]).toBeGreaterThanOrEqual(700); // …but the slice follows the last answer: 2.5 × 300 ms
+  });
+
   test('without successful answers the slices stay short (a frozen host is still left early)', async () => {
     const r = runner(3);
     expect(r.smoothedAttemptMs).toBeNull();
