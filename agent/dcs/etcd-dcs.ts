@@ -5,7 +5,7 @@ import type { Etcd3, ICompare, IRequestOp, ITxnRequest, ITxnResponse, KVClient }
 import type { DynamicConfig, TlsFiles } from '../config/types.js';
 import type { FailoverRequest, HistoryRow, InitializeState, LeaderStatus, MemberRecord, SyncState } from '../core/types.js';
 import type { Logger } from '../log.js';
-import type { ClusterSnapshot, Dcs, LeaseRenewal } from '../runtime/ports.js';
+import type { AcquireLeaderOptions, ClusterSnapshot, Dcs, LeaseRenewal } from '../runtime/ports.js';
 import { BadValueLog } from './bad-values.js';
 import { Budget, CallRunner, DcsError, type MonotonicClock, type RequestObserver } from './calls.js';
 import { createEtcdClient } from './client.js';
@@ -96,26 +96,47 @@ export class EtcdDcs implements Dcs {
     return this.#lease.renew(this.#budget());
   }
 
-  async acquireLeader(): Promise<boolean> {
+  async acquireLeader(opts: AcquireLeaderOptions = {}): Promise<boolean> {
     const lease = this.#requireLease();
     const key = this.#keys.key(KEY.leader);
     const put: IRequestOp = { request_put: { key, value: Buffer.from(this.#name), lease } };
-    // 1. Ours on our lease already: nothing to write (no watch event for everyone).
-    // 2. Ours on another lease (a previous run's): bind it to our current lease.
-    // 3. Absent: create it.
+    // Ours on another lease (a previous run's): bind it to our current lease. Absent: create it.
+    const take: Txn = {
+      compare: [valueIs(key, this.#name)],
+      success: [put],
+      failure: [{ request_txn: { compare: [absent(key)], success: [put], failure: [] } }],
+    };
+    // In a race, only while the view it was decided on still holds: `status` and `history` (what
+    // eligibility is judged against) not modified after it (an absent key's mod_revision is 0).
+    // Otherwise read them and the leader key, to tell why we did not take it.
+    const decided = opts.decidedAtRevision;
+    const watched = [KEY.status, KEY.history] as const;
+    const takeIfUnchanged: Txn | null = decided === undefined ? null : {
+      compare: watched.map((k) => notModifiedAfter(this.#keys.key(k), decided)),
+      success: [{ request_txn: take }],
+      failure: [{ request_range: { key } }, ...watched.map((k) => ({ request_range: { key: this.#keys.key(k), keys_only: true } }))],
+    };
+    // Ours on our lease already (an earlier attempt got through): nothing to write, and no watch
+    // event for everyone.
     const res = await this.#txn('acquire leader', {
       compare: [valueIs(key, this.#name), onLease(key, lease)],
       success: [],
-      failure: [{
-        request_txn: {
-          compare: [valueIs(key, this.#name)],
-          success: [put],
-          failure: [{ request_txn: { compare: [absent(key)], success: [put], failure: [] } }],
-        },
-      }],
+      failure: [{ request_txn: takeIfUnchanged ?? take }],
     }, { idempotent: true, lease });
-    const rebind = res.responses[0]?.response_txn;
-    return res.succeeded || rebind?.succeeded === true || rebind?.responses[0]?.response_txn?.succeeded === true;
+    if (res.succeeded) return true;
+    const inner = res.responses[0]?.response_txn;
+    if (decided === undefined) return tookLeader(inner);
+    if (inner?.succeeded === true) return tookLeader(inner.responses[0]?.response_txn);
+    // Not taken. Blame the view only when it is what stopped us: the key was free (or ours from a
+    // previous run); another member's key is simply a lost race.
+    const [leader, ...kvs] = (inner?.responses ?? []).map((r) => r.response_range?.kvs[0]);
+    if (leader === undefined || leader.value.toString('utf8') === this.#name) {
+      opts.onViewChanged?.(watched.flatMap((k, i) => {
+        const rev = Number(kvs[i]?.mod_revision ?? 0);
+        return rev > decided ? [{ key: k, modRevision: rev }] : [];
+      }));
+    }
+    return false;
   }
 
   async releaseLeader(): Promise<boolean> {
@@ -366,6 +387,11 @@ export class EtcdDcs implements Dcs {
   }
 }
 
+/** The answer to `take` in acquireLeader: rebound or created. */
+function tookLeader(res: ITxnResponse | undefined): boolean {
+  return res?.succeeded === true || res?.responses[0]?.response_txn?.succeeded === true;
+}
+
 function valueIs(key: Buffer, value: string): ICompare {
   return { key, target: 'Value', result: 'Equal', value: Buffer.from(value) };
 }
@@ -377,6 +403,11 @@ function onLease(key: Buffer, lease: string): ICompare {
 
 function absent(key: Buffer): ICompare {
   return { key, target: 'Create', result: 'Equal', create_revision: 0 };
+}
+
+/** The key was not modified after `revision` (or is absent: its mod_revision is 0). */
+function notModifiedAfter(key: Buffer, revision: number): ICompare {
+  return { key, target: 'Mod', result: 'Less', mod_revision: revision + 1 };
 }
 
 /** mod_revision equals `revision`; 0 means "the key is absent". */

@@ -6,7 +6,7 @@ import type { Clock } from '../clock.js';
 import { wantedSlots } from '../core/slots.js';
 import { withinLease } from '../core/lease.js';
 import { bootstrapRecord } from '../core/bootstrap.js';
-import type { Dcs, PostgresNode, Upstream } from './ports.js';
+import type { Dcs, PostgresNode, Upstream, ViewChange } from './ports.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import { runRace, type RaceDeps } from './race-runner.js';
 import { FatalAgentError } from './errors.js';
@@ -42,6 +42,8 @@ export interface ActionContext {
   setServing(serving: boolean): void;
   /** Publish a fresh probe to the health answers now (right after a promotion). */
   publishPg(pg: PgView): void;
+  /** Run the next cycle at once instead of after loop_wait (what we acted on has changed). */
+  wakeUp(why: string): void;
   /** Last status we published, to write `status` only when it changed. */
   lastStatus: { optime: number; timeline: number } | null;
   /** Member name → monotonic ms it was last seen in a cluster view (slot retention). */
@@ -60,7 +62,13 @@ function upstreamOf(cluster: ClusterView | null, name: string): Upstream {
   return { name: m.name, host: m.host, port: m.port };
 }
 
-export async function execute(ctx: ActionContext, d: Decision, cluster: ClusterView | null, local: LocalView): Promise<void> {
+/**
+ * `cluster` is the view `d` was decided on, read at etcd revision `clusterRevision` (null when
+ * the cluster was not read for this decision: no race is run on such a view).
+ */
+export async function execute(
+  ctx: ActionContext, d: Decision, cluster: ClusterView | null, clusterRevision: number | null, local: LocalView,
+): Promise<void> {
   const a: Action = d.action;
   switch (a.kind) {
     case 'none':
@@ -89,7 +97,7 @@ export async function execute(ctx: ActionContext, d: Decision, cluster: ClusterV
     case 'renew_leader':
       return publishLeaderState(ctx, cluster, local);
     case 'race':
-      return race(ctx, cluster!, local);
+      return race(ctx, cluster!, clusterRevision, local);
     case 'acquire_leader':
       await ctx.lease.renewNow();
       if (!(await ctx.dcs.acquireLeader())) ctx.logger.warn({ action: 'acquire_leader' }, 'could not take the leader key back');
@@ -220,7 +228,11 @@ async function rewind(ctx: ActionContext, from: Upstream, local: LocalView): Pro
   await withActivity(ctx, 'starting', () => ctx.pg.start());
 }
 
-async function race(ctx: ActionContext, cluster: ClusterView, local: LocalView): Promise<void> {
+async function race(ctx: ActionContext, cluster: ClusterView, decidedAt: number | null, local: LocalView): Promise<void> {
+  if (decidedAt === null) {
+    ctx.logger.warn({ action: 'race' }, 'no cluster view read from etcd in this cycle; not racing');
+    return;
+  }
   const { decision, peers } = await runRace(ctx.race, cluster, local, ctx.settings(), ctx.peerTimeoutMs());
   ctx.logger.info({ action: decision.action.kind, reason: decision.reason, rule: decision.rule, peers }, decision.reason);
   if (decision.action.kind !== 'acquire_leader') return;
@@ -229,8 +241,19 @@ async function race(ctx: ActionContext, cluster: ClusterView, local: LocalView):
     ctx.logger.warn({ action: 'race' }, 'lease renewal failed right before the race; not racing');
     return;
   }
-  if (!(await ctx.dcs.acquireLeader())) {
-    ctx.logger.info({ action: 'race' }, 'lost the race for the leader key');
+  // Rule 4 was judged on the view of revision `decidedAt`. Asking peers, renewing, a slow etcd or
+  // a paused process may have let another member promote (and die) since: the key is taken only
+  // if `status` and `history` are as we judged them (same transaction).
+  let changed: readonly ViewChange[] = [];
+  if (!(await ctx.dcs.acquireLeader({ decidedAtRevision: decidedAt, onViewChanged: (c) => { changed = c; } }))) {
+    if (changed.length === 0) {
+      ctx.logger.info({ action: 'race' }, 'lost the race for the leader key');
+      return;
+    }
+    const what = changed.map((c) => `${c.key} modified at revision ${c.modRevision}`).join(', ');
+    ctx.logger.info({ action: 'race', decided_at_revision: decidedAt, changed },
+      `the cluster changed since I decided (${what} > ${decidedAt}); deciding again`);
+    ctx.wakeUp('the cluster changed since the race was decided');
     return;
   }
   ctx.logger.info({ action: 'acquire_leader' }, 'won the race for the leader key');

@@ -96,6 +96,7 @@ export class HaLoop {
       setActivity: (s) => { this.#activity = s; this.#publish(null); },
       setRewindFailed: (f) => { this.#rewindFailed = f; },
       setCleanHandover: (c) => { this.#cleanHandover = c; },
+      wakeUp: (why) => this.wakeUp(why),
       publishPg: (pg) => {
         this.#track(pg);
         this.#publish(null, pg);
@@ -186,7 +187,7 @@ export class HaLoop {
     const leader = cluster?.leader;
     if (!cluster || !leader || leader === this.deps.identity.name) throw new Error('no other leader to rebuild from');
     const local = await this.#localView(await this.deps.pg.probe());
-    await execute(this.#actx, { action: { kind: 'rebuild', leader }, reason: 'reinitialize requested', rule: 'operator.reinitialize' }, cluster, local);
+    await execute(this.#actx, { action: { kind: 'rebuild', leader }, reason: 'reinitialize requested', rule: 'operator.reinitialize' }, cluster, null, local);
   }
 
   /**
@@ -234,7 +235,7 @@ export class HaLoop {
     // the member key, and a standby cannot finish starting without it.
     if (LONG_ACTIONS.has(decision.action.kind)) await this.#touchMember(pg);
     try {
-      await execute(this.#actx, decision, this.#cluster, local);
+      await execute(this.#actx, decision, this.#cluster, snapshot?.revision ?? null, local);
     } finally {
       const after = decision.action.kind === 'none' || decision.action.kind === 'wait' ? pg : await this.deps.pg.probe();
       this.#track(after);

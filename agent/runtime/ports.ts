@@ -19,6 +19,20 @@ export interface ClusterSnapshot {
   readonly initializeIsOurs: boolean;
 }
 
+/** A leader race decided on a cluster view: take the key only while that view still holds. */
+export interface AcquireLeaderOptions {
+  /** etcd revision of the cluster view the race was decided on (ClusterSnapshot.revision). */
+  readonly decidedAtRevision?: number;
+  /** Told which keys changed after `decidedAtRevision` when that is why the key was not taken. */
+  readonly onViewChanged?: (changed: readonly ViewChange[]) => void;
+}
+
+/** A key a race's decision rests on, modified after the revision the race was decided on. */
+export interface ViewChange {
+  readonly key: 'status' | 'history';
+  readonly modRevision: number;
+}
+
 export interface LeaseRenewal {
   /** Monotonic ms at which the successful keepalive (or grant) was *sent*. */
   readonly sentAt: number;
@@ -38,8 +52,11 @@ export interface Dcs {
   /**
    * Create `leader` = our name on our lease, only if absent; if it already holds our name (on a
    * lease of our previous run), rebind it to our current lease. Resolves true if we now hold it.
+   * With `decidedAtRevision` (a race), the key is taken only if, in the same transaction, neither
+   * `status` nor `history` was modified after that revision; otherwise resolves false, writing
+   * nothing. A key already ours on our current lease is ours either way.
    */
-  acquireLeader(): Promise<boolean>;
+  acquireLeader(opts?: AcquireLeaderOptions): Promise<boolean>;
   /** Delete `leader` only if its value is our name. Resolves true if it was deleted. */
   releaseLeader(): Promise<boolean>;
   /** Put `members/<name>` on our lease. */

@@ -12,7 +12,7 @@
 //   sync-manager.ts rule 5 on the primary: the real planSync() carried out in the same order
 //                   (unpublish → synchronous_standby_names → publish), the settle barrier, and
 //                   the claim of `sync` before promoting
-//   etcd-dcs.ts     the same etcd transactions (compare value / lease / create revision)
+//   etcd-dcs.ts     the same etcd transactions (compare value / lease / create or mod revision)
 // The code is generator-based (see proc.ts) so that a cycle, a lease renewal and the fence timer
 // interleave exactly as their async counterparts would, with simulated time and failures.
 import { decide } from '../../agent/core/decide.js';
@@ -26,6 +26,7 @@ import type {
   PgView, SyncState, Tags,
 } from '../../agent/core/types.js';
 import { memberRecord, pgStateOf, type Identity } from '../../agent/runtime/member-record.js';
+import type { AcquireLeaderOptions, ViewChange } from '../../agent/runtime/ports.js';
 import { toPeerStatus } from '../../agent/api/peer-client.js';
 import type { HostClock, Scheduler } from './clock.js';
 import { KEY, decodeCluster, sameSync, type SimEtcd, type Snapshot } from './etcd.js';
@@ -58,8 +59,6 @@ export interface AgentEnv {
   decided(agent: SimAgent, d: Decision): void;
   /** A refuse_start or other fatal stop: the simulator treats it as a failure. */
   fatal(agent: SimAgent, why: string): void;
-  /** The agent won the leader key in a race decided on etcd revision `decidedOn`. */
-  wonRace(agent: SimAgent): void;
   /** The agent just sent the etcd operation `what` (scenario triggers). */
   requestSent(agent: SimAgent, what: string): void;
   /** A `status` write reached etcd; `holder` is who the leader key named then. */
@@ -165,11 +164,6 @@ export class SimAgent {
     return this.#leaseId;
   }
 
-  /** etcd revision of the cluster view this cycle decided on (0 before the first read). */
-  get decidedOnRevision(): number {
-    return this.#viewRevision;
-  }
-
   #log(what: string, quiet = false): void {
     this.env.trace.log(this.name, what, quiet);
   }
@@ -256,7 +250,7 @@ export class SimAgent {
   }
 
   *#cycle(): Co<Decision> {
-    yield* this.#readCluster();
+    const snap = yield* this.#readCluster();
     const pg = yield* this.#probe();
     this.#track(pg);
     const local: LocalView = {
@@ -286,7 +280,7 @@ export class SimAgent {
     if (decision.action.kind === 'refuse_start') throw new AgentFatal(decision.reason);
     if (LONG_ACTIONS.has(decision.action.kind)) yield* this.#touchMember(pg);
     try {
-      yield* this.#execute(decision, this.#cluster, local);
+      yield* this.#execute(decision, this.#cluster, snap?.revision ?? null, local);
     } finally {
       const after = decision.action.kind === 'none' || decision.action.kind === 'wait' ? pg : yield* this.#probe();
       this.#track(after);
@@ -298,13 +292,11 @@ export class SimAgent {
   }
 
   #lastReadOk = false;
-  #viewRevision = 0;
 
   *#readCluster(): Co<Snapshot | null> {
     try {
       const snap = yield* this.#dcs('read cluster', (e) => decodeCluster(e.range(), e.revision));
       this.#cluster = snap.view;
-      this.#viewRevision = snap.revision;
       this.#holdsKey = snap.view.leader === this.name && snap.leaderLease !== null && snap.leaderLease === this.#leaseId;
       this.#holdsClaim = snap.view.initialize.state === 'bootstrapping' && snap.initializeLease !== null && snap.initializeLease === this.#leaseId;
       this.#lastReadOk = true;
@@ -454,7 +446,7 @@ export class SimAgent {
     return m.name;
   }
 
-  *#execute(d: Decision, cluster: ClusterView | null, local: LocalView): Co<void> {
+  *#execute(d: Decision, cluster: ClusterView | null, clusterRevision: number | null, local: LocalView): Co<void> {
     const a = d.action;
     switch (a.kind) {
       case 'none':
@@ -483,7 +475,7 @@ export class SimAgent {
       case 'renew_leader':
         return yield* this.#publishLeaderState(cluster, local);
       case 'race':
-        return yield* this.#race(cluster!, local);
+        return yield* this.#race(cluster!, clusterRevision, local);
       case 'acquire_leader':
         yield* this.#renewNow();
         if (!(yield* this.#acquireLeader())) this.#log('could not take the leader key back');
@@ -626,7 +618,11 @@ export class SimAgent {
     yield* this.#withActivity('starting', this.#pgStart());
   }
 
-  *#race(cluster: ClusterView, local: LocalView): Co<void> {
+  *#race(cluster: ClusterView, decidedAt: number | null, local: LocalView): Co<void> {
+    if (decidedAt === null) {
+      this.#log('no cluster view read from etcd in this cycle; not racing');
+      return;
+    }
     const peers = yield* this.#askPeers(cluster, Math.min(1000, this.settings.retryTimeoutMs));
     const pg = local.pg;
     const walLsn = pg.role === 'primary' ? pg.walLsn : maxOf(pg.receivedLsn, pg.replayedLsn);
@@ -639,12 +635,20 @@ export class SimAgent {
       this.#log('lease renewal failed right before the race; not racing');
       return;
     }
-    if (!(yield* this.#acquireLeader())) {
-      this.#log('lost the race for the leader key');
+    // Rule 4 was judged on the view of revision `decidedAt`: take the key only if `status` and
+    // `history` are as we judged them (same transaction).
+    let changed: readonly ViewChange[] = [];
+    if (!(yield* this.#acquireLeader({ decidedAtRevision: decidedAt, onViewChanged: (c) => { changed = c; } }))) {
+      if (changed.length === 0) {
+        this.#log('lost the race for the leader key');
+        return;
+      }
+      const what = changed.map((c) => `${c.key} modified at revision ${c.modRevision}`).join(', ');
+      this.#log(`the cluster changed since I decided (${what} > ${decidedAt}); deciding again`);
+      this.#wakeUp();
       return;
     }
     this.#log('WON the race for the leader key');
-    this.env.wonRace(this);
     // ctx.setHoldsKey(true): health answers may say so before the next read.
     this.#holdsKey = true;
     if (this.#cluster) this.#cluster = { ...this.#cluster, leader: this.name };
@@ -914,17 +918,33 @@ export class SimAgent {
     return { sentAt, newLease: true };
   }
 
-  *#acquireLeader(): Co<boolean> {
+  /**
+   * EtcdDcs.acquireLeader: already ours on our lease; else (in a race, only while `status` and
+   * `history` were not modified after the revision it was decided on) rebind ours or create. The
+   * changed keys are reported when they, not another member's key, stopped us.
+   */
+  *#acquireLeader(opts: AcquireLeaderOptions = {}): Co<boolean> {
     const lease = this.#requireLease();
     const name = this.name;
-    return yield* this.#leased(lease, this.#dcs('acquire leader', (e) => e.txn(() => {
+    const decided = opts.decidedAtRevision;
+    const r = yield* this.#leased(lease, this.#dcs('acquire leader', (e): boolean | ViewChange[] | EtcdRefusal => e.txn(() => {
       const kv = e.get(KEY.leader);
       if (kv && kv.value === name && kv.lease === lease) return true;
+      // Another member's key is a lost race, whatever changed; else the view must still hold.
       if (kv && kv.value !== name) return false;
+      if (decided !== undefined) {
+        const changed = ([KEY.status, KEY.history] as const)
+          .map((key) => ({ key, modRevision: e.get(key)?.modRev ?? 0 }))
+          .filter((c) => c.modRevision > decided);
+        if (changed.length > 0) return changed;
+      }
       if (!e.leaseAlive(lease)) return new EtcdRefusal('no_lease', 'requested lease not found');
       e.put(KEY.leader, name, lease);
       return true;
     })));
+    if (typeof r === 'boolean') return r;
+    opts.onViewChanged?.(r);
+    return false;
   }
 
   *#releaseLeader(): Co<boolean> {

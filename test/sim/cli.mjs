@@ -5,13 +5,12 @@
 //   npm run sim -- --seed 42            replay one seed exactly (summary, rules hit, violations)
 //   npm run sim -- --seed 42 --trace    … and print every trace line
 //   npm run sim -- --seeds 500 --from 1000 --seconds 180
-//   npm run sim -- --strict             also fail on known (reported) bugs
 //   npm run sim:long                    many more seeds than CI runs
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-const USAGE = 'usage: npm run sim -- [--seed N | --seeds K [--from F]] [--seconds S] [--trace] [--strict]';
+const USAGE = 'usage: npm run sim -- [--seed N | --seeds K [--from F]] [--seconds S] [--trace]';
 const args = process.argv.slice(2);
 const env = { ...process.env };
 const numeric = (flag, value) => {
@@ -31,7 +30,6 @@ for (let i = 0; i < args.length; i++) {
     case '--from': env.SIM_FROM = numeric(flag, value()); break;
     case '--seconds': env.SIM_SECONDS = numeric(flag, value()); break;
     case '--trace': env.SIM_TRACE = '1'; break;
-    case '--strict': env.SIM_STRICT = '1'; break;
     case '--help': case '-h': console.log(USAGE); process.exit(0); break;
     default: console.error(`unknown argument ${a}\n${USAGE}`); process.exit(2);
   }

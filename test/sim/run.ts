@@ -23,9 +23,9 @@ export function replayCommand(seed: number, faultSeconds: number): string {
 
 export function formatFailure(r: SimResult, faultSeconds: number): string {
   return [
-    `simulation seed ${r.seed} FAILED${r.ok ? ' (known issue only)' : ''}`,
+    `simulation seed ${r.seed} FAILED`,
     `replay: ${replayCommand(r.seed, faultSeconds)}   (add --trace for every line)`,
-    ...[...r.violations, ...r.known].map((v) => `  ${v.kind} at t=${v.at}: ${v.message}`),
+    ...r.violations.map((v) => `  ${v.kind} at t=${v.at}: ${v.message}`),
     `setup: ${r.setup}`,
     `faults:`,
     ...r.faults.map((f) => `  ${f}`),
@@ -36,7 +36,7 @@ export function formatFailure(r: SimResult, faultSeconds: number): string {
 
 export function formatSummary(r: SimResult): string {
   const s = r.stats;
-  return `seed ${r.seed}: ${r.ok ? (r.known.length ? `ok except ${r.known.map((k) => k.kind).join(', ')}` : 'ok') : 'FAILED'}; ${s.steps} events, ${(s.simulatedMs / 1000).toFixed(1)} s simulated; writes ${s.writesAcked}/${s.writesAttempted} acknowledged, ${
+  return `seed ${r.seed}: ${r.ok ? 'ok' : 'FAILED'}; ${s.steps} events, ${(s.simulatedMs / 1000).toFixed(1)} s simulated; writes ${s.writesAcked}/${s.writesAttempted} acknowledged, ${
     s.lostAcked} acknowledged lost; ${s.promotions} promotions; freeze windows ${s.freezeWindows} (${s.freezeAcks} acks, ${s.routedToFrozen} sessions); converged in ${
     s.convergenceMs === null ? '—' : `${s.convergenceMs} ms`}; trace ${r.traceLines} lines #${r.traceHash}`;
 }

@@ -25,7 +25,7 @@ function run(s: Scenario): { r: SimResult; trace: Line[] } {
 }
 
 function expectClean(r: SimResult): void {
-  if (!r.ok || r.known.length > 0) expect.fail(formatFailure(r, r.stats.simulatedMs));
+  if (!r.ok) expect.fail(formatFailure(r, r.stats.simulatedMs));
 }
 
 function scenario(name: string): Scenario {
@@ -35,6 +35,27 @@ function scenario(name: string): Scenario {
 }
 
 const first = (trace: Line[], pred: (l: Line) => boolean): Line | undefined => trace.find(pred);
+
+/**
+ * The agent paused right after deciding to race resumes after another member promoted (and died):
+ * its race is lost on the compare of `status`/`history` with the revision it decided on, and it
+ * does not promote before the heal. Returns its name.
+ */
+function expectStaleRaceLost(trace: Line[]): string {
+  const freeze = first(trace, (l) => l.who === 'FAULT' && l.what.startsWith('SIGSTOP agent'))!;
+  const late = /SIGSTOP agent (\S+)/.exec(freeze.what)![1]!;
+  const decided = first(trace, (l) => l.t >= freeze.t && l.who === late && l.what.includes('leaderless.race'));
+  expect(decided, 'it was paused right after deciding to race').toBeDefined();
+  const thaw = first(trace, (l) => l.who === 'FAULT' && l.what.startsWith(`SIGCONT agent ${late}`))!;
+  const heal = first(trace, (l) => l.who === 'FAULT' && l.what.startsWith('HEAL'))!;
+  expect(trace.some((l) => l.t > freeze.t && l.t < thaw.t && l.who !== late && l.what.startsWith('pg: PROMOTED')), 'another member promoted meanwhile').toBe(true);
+  const lost = first(trace, (l) => l.t >= thaw.t && l.who === late && l.what.startsWith('the cluster changed since I decided'));
+  expect(lost, 'the resumed race is lost on the compare').toBeDefined();
+  expect(lost!.what).toMatch(/status modified at revision \d+.* > \d+\); deciding again$/);
+  expect(trace.some((l) => l.t >= thaw.t && l.who === late && l.what.includes('WON the race'))).toBe(false);
+  expect(trace.some((l) => l.t >= thaw.t && l.t < heal.t && l.who === late && l.what.startsWith('pg: PROMOTED'))).toBe(false);
+  return late;
+}
 
 describe('simulation scenarios', () => {
   it('old primary frozen past ttl must not be routed to', () => {
@@ -113,11 +134,21 @@ describe('simulation scenarios', () => {
     expect(trace.some((l) => l.who === p && l.t > cut.t && l.what.includes('WON the race'))).toBe(true);
   });
 
-  it('a race won on a stale view gives the key back in synchronous mode (was: lost acknowledged commits, seed 1459)', () => {
-    const { r, trace } = run(scenario('a race won on a stale view gives the key back in synchronous mode (was: lost acknowledged commits, seed 1459)'));
+  it('a race decided on a stale view loses no acknowledged commit in synchronous mode (seed 1459)', () => {
+    const { r, trace } = run(scenario('a race decided on a stale view loses no acknowledged commit in synchronous mode (seed 1459)'));
     expectClean(r);
-    expect(r.known).toEqual([]);
-    expect(trace.some((l) => l.what.includes('leader.promote-not-in-sync') || l.what.includes('not me') || l.what.includes('gave the leader key back'))).toBe(true);
+    expectStaleRaceLost(trace);
+    expect(r.stats.lostAcked).toBe(0);
+  });
+
+  it('a race decided on a view that changed before the key was taken is lost (was: KNOWN RUNTIME BUG stale-race-view)', () => {
+    const { r, trace } = run(scenario('a race decided on a view that changed before the key was taken is lost (was: KNOWN RUNTIME BUG stale-race-view)'));
+    expectClean(r);
+    const late = expectStaleRaceLost(trace);
+    // Deciding again on the fresh view, it sees it is behind the cluster's timeline.
+    const lost = first(trace, (l) => l.who === late && l.what.startsWith('the cluster changed since I decided'))!;
+    expect(first(trace, (l) => l.t >= lost.t && l.who === late && l.what.includes('leaderless.ineligible')
+      && l.what.includes('on timeline 1, cluster is on 2'))).toBeDefined();
   });
 
   it('a replica diverged on a timeline with the leader\'s number is rebuilt', () => {

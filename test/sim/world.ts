@@ -86,11 +86,9 @@ export interface SimStats {
 
 export interface SimResult {
   readonly seed: number;
-  /** No violation other than a known, reported bug (the KNOWN_* constants below). */
+  /** No violation. */
   readonly ok: boolean;
   readonly violations: Violation[];
-  /** Violations matched to a known, reported core bug (they fail only under SIM_STRICT=1). */
-  readonly known: Violation[];
   readonly setup: string;
   readonly faults: string[];
   readonly stats: SimStats;
@@ -130,8 +128,6 @@ export class World {
   readonly clients: Clients;
   readonly promotions: Promotion[] = [];
   readonly violations: Violation[] = [];
-  /** Matches of known, reported bugs: recorded once per kind; the run goes on. */
-  readonly known: Violation[] = [];
   readonly faults: ScheduledFault[] = [];
   readonly setup: string;
   readonly #rules = new Map<string, number>();
@@ -146,12 +142,6 @@ export class World {
   readonly #replayPauses = new Map<string, number>();
   #healed = false;
   #staleStatusWrites = 0;
-  /** Node → why its last race win was decided on a stale view (KNOWN_STALE_RACE). */
-  readonly #staleWin = new Map<string, string>();
-  /** Node → the known bug its current promotion comes from (its consequences are that bug's). */
-  readonly #knownPromotion = new Map<string, string>();
-  /** Acknowledged writes already reported lost by a known bug's promotion. */
-  readonly #knownLost = new Set<number>();
   #triggers: FaultTrigger[] = [];
   /** The node that fired the trigger being applied ('@promoting', '@acquiring'). */
   #subject: string | null = null;
@@ -224,12 +214,6 @@ export class World {
     return n;
   }
 
-  #knownIssue(kind: string, message: string): void {
-    if (this.known.some((v) => v.kind === kind)) return;
-    this.known.push({ kind, at: this.sched.now, message });
-    this.trace.log('CHECK', `${kind}: ${message}`);
-  }
-
   #violate(kind: string, message: string): void {
     if (this.violations.some((v) => v.kind === kind)) return;
     this.violations.push({ kind, at: this.sched.now, message });
@@ -255,15 +239,6 @@ export class World {
     return {
       sabotage: new Set(this.config.sabotage ?? []),
       requestSent: (a, what) => this.#fire('request-sent', a.name, false, what),
-      wonRace: (a) => {
-        const changed = Math.max(this.etcd.get(KEY.status)?.modRev ?? 0, this.etcd.get(KEY.sync)?.modRev ?? 0);
-        if (changed > a.decidedOnRevision) {
-          this.#staleWin.set(a.name, `won the key in a race decided on etcd revision ${a.decidedOnRevision}; status/sync changed at revision ${changed}`);
-          this.trace.log('CHECK', `${a.name} ${this.#staleWin.get(a.name)!}`);
-        } else {
-          this.#staleWin.delete(a.name);
-        }
-      },
       statusWritten: (writer, holder) => {
         if (holder === writer) return;
         // Eligibility (rule 4) is judged against `status`: only the leader may write it.
@@ -361,25 +336,10 @@ export class World {
     }, view, this.settings);
     const status = snap.status ? `cluster status optime ${snap.status.optime} timeline ${snap.status.timeline}` : 'no status';
     this.trace.log('CHECK', `${pg.name} ${how}: replayed ${d.replay} on timeline ${d.branch.tl}, ${status}: ${v.ok ? `eligible (${v.detail})` : `NOT eligible: ${v.why}`}`);
-    if (!v.ok) {
-      const msg = `${pg.name} started ${how} while not eligible: ${v.why} (rule 4)`;
-      const judgedOnStatus = v.why.includes('timeline') || v.why.includes('lag');
-      const statusRev = this.etcd.get(KEY.status)?.modRev ?? 0;
-      if (judgedOnStatus && statusRev > n.agent.decidedOnRevision) {
-        this.#knownIssue(KNOWN_STALE_RACE, `${msg}: it decided on etcd revision ${n.agent.decidedOnRevision}; \`status\` changed at revision ${statusRev} before it promoted`);
-      } else if (this.#staleWin.has(pg.name)) {
-        this.#knownPromotion.set(pg.name, KNOWN_STALE_RACE);
-        this.#knownIssue(KNOWN_STALE_RACE, `${msg}: it ${this.#staleWin.get(pg.name)!}, and promotes on a later cycle (leader.promote does not re-check eligibility; the \`sync\` claim is then compared with the fresh value and succeeds)`);
-      } else {
-        this.#violate('ineligible-promotion', msg);
-      }
-    }
+    if (!v.ok) this.#violate('ineligible-promotion', `${pg.name} started ${how} while not eligible: ${v.why} (rule 4)`);
   }
 
   #becamePrimary(pg: SimPostgres, how: string): void {
-    this.#staleWin.delete(pg.name);
-    const knownPromotion = this.#knownPromotion.get(pg.name);
-    this.#knownPromotion.delete(pg.name);
     const branch = pg.data!.branch;
     // A promotion, or the first primary on a fresh branch (bootstrap): a new writer from now on.
     if (how !== 'restart' || !this.#branchOwner.has(branch)) {
@@ -391,13 +351,8 @@ export class World {
     const present = new Set(writeIdsUpTo(d.branch, d.flush));
     const lost = this.clients.acks.filter((a) => !present.has(a.id)).map((a) => a.id);
     if (lost.length > 0) {
-      const msg = `${pg.name} became primary (${how}) without acknowledged write(s) ${lost.slice(0, 10).join(', ')}${lost.length > 10 ? ` (+${lost.length - 10})` : ''} (rule 5)`;
-      if (knownPromotion) {
-        for (const id of lost) this.#knownLost.add(id);
-        this.#knownIssue(`${knownPromotion}: LOST ACKNOWLEDGED WRITES`, `${msg}, a consequence of that promotion`);
-      } else {
-        this.#violate('lost-acked-write', msg);
-      }
+      this.#violate('lost-acked-write', `${pg.name} became primary (${how}) without acknowledged write(s) ${lost.slice(0, 10).join(', ')}${
+        lost.length > 10 ? ` (+${lost.length - 10})` : ''} (rule 5)`);
     }
   }
 
@@ -615,9 +570,8 @@ export class World {
         const mode = this.settings.synchronousMode ? 'sync' : 'async';
         const report = checkLostWrites(this.clients.acks, writeIdsUpTo(d.branch, d.flush), mode);
         lostAcked = report.lost.length;
-        const unexplained = report.lost.filter((id) => !this.#knownLost.has(id));
-        if (!report.ok && unexplained.length > 0) {
-          this.#violate('lost-acked-write', `acknowledged writes missing on the final primary ${primary.name}: ${unexplained.slice(0, 10).join(', ')}`);
+        if (!report.ok) {
+          this.#violate('lost-acked-write', `acknowledged writes missing on the final primary ${primary.name}: ${report.lost.slice(0, 10).join(', ')}`);
         }
       }
       const exemptIds = new Set(this.clients.exemptAcks.map((a) => a.id));
@@ -639,7 +593,6 @@ export class World {
       seed: this.config.seed,
       ok: this.violations.length === 0,
       violations: this.violations,
-      known: this.known,
       setup: this.setup,
       faults: this.faults.map((f) => `t=${f.at} ${describeFault(f.fault)}`),
       stats: {
@@ -663,22 +616,6 @@ export class World {
     };
   }
 }
-
-
-
-/**
- * KNOWN RUNTIME BUG (reported). actions.ts race(): decided on the cycle's cluster view, it renews,
- * takes the key and promotes without looking again. When that takes long (slow etcd, a paused
- * process), another member may have promoted (and died) meanwhile: the key is free again and this
- * replica, now behind the cluster's timeline or beyond maximum_lag_on_failover, promotes anyway
- * (rule 4), losing what the other one wrote. Fix: after taking the key, re-read the cluster and
- * re-check eligibility before promoting (release the key if no longer eligible), or take the key
- * in a transaction that compares \`status\`/\`history\` with the revision the race was decided on.
- * (The synchronous-mode half is fixed: claimSyncBeforePromote releases the key when \`sync\` bars
- * us or its compare-and-swap fails, and rule leader.promote-not-in-sync releases a key held while
- * \`sync\` does not name us; the scenario "a race won on a stale view gives the key back" guards it.)
- */
-export const KNOWN_STALE_RACE = 'KNOWN RUNTIME BUG stale-race-view';
 
 function converged(snap: readonly NodeStateSample[]): boolean {
   const primaries = snap.filter((s) => s.role === 'primary');

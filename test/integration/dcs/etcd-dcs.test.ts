@@ -9,6 +9,8 @@ import { EtcdTestCluster, haveOpenssl } from './etcd-server.js';
 import { sleep } from '../../../agent/clock.js';
 import { waitFor } from '../../../agent/local/wait.js';
 import { freshScope, makeDcs, member } from './support.js';
+import { encodeHistory, encodeStatus } from '../../../agent/dcs/codec.js';
+import type { ViewChange } from '../../../agent/runtime/ports.js';
 
 let etcd: EtcdTestCluster;
 let raw: Etcd3;
@@ -121,6 +123,73 @@ describe('leader key', () => {
     expect(view.leader).toBeNull();
     expect(view.members).toEqual([]);
     await expect(a.readCluster()).rejects.toMatchObject({ kind: 'rejected' });
+  });
+});
+
+describe('leader key in a race: taken only while the view it was decided on holds', () => {
+  /** What a race decided on the view of etcd revision `decidedAt` gets. */
+  async function raceAt(d: EtcdDcs, decidedAt: number) {
+    let changed: readonly ViewChange[] | null = null;
+    const won = await d.acquireLeader({ decidedAtRevision: decidedAt, onViewChanged: (c) => { changed = c; } });
+    return { won, changed };
+  }
+  const VALUE = {
+    status: encodeStatus({ optime: 0x3000000, timeline: 2 }),
+    history: encodeHistory([{ timeline: 1, lsn: 0x3000000, reason: 'no recovery target specified', timestamp: '2026-01-01T00:00:00Z', newLeader: 'b' }]),
+  } as const;
+
+  test('won when status and history are unchanged since the revision (absent, or written before it)', async () => {
+    const { scope, a } = await leasedPair();
+    expect(await raceAt(a, (await a.readCluster()).revision)).toEqual({ won: true, changed: null });
+    expect(await a.releaseLeader()).toBe(true);
+    await raw.put(`${prefix(scope)}status`).value(VALUE.status).exec();
+    await raw.put(`${prefix(scope)}history`).value(VALUE.history).exec();
+    expect(await raceAt(a, (await a.readCluster()).revision)).toEqual({ won: true, changed: null });
+    const kv = (await raw.get(`${prefix(scope)}leader`).exec()).kvs[0];
+    expect(kv?.value.toString()).toBe('a');
+    expect(kv?.lease).toBe(a.leaseId);
+  });
+
+  test.each(['status', 'history'] as const)('lost, writing nothing, when %s was modified after the revision', async (key) => {
+    const { scope, a } = await leasedPair();
+    const decidedAt = (await a.readCluster()).revision;
+    const put = await raw.put(`${prefix(scope)}${key}`).value(VALUE[key]).exec();
+    const modified = Number(put.header.revision);
+    expect(modified).toBeGreaterThan(decidedAt);
+    expect(await raceAt(a, decidedAt)).toEqual({ won: false, changed: [{ key, modRevision: modified }] });
+    const after = await a.readCluster();
+    expect(after.view.leader).toBeNull();
+    expect(after.revision).toBe(modified); // nothing written
+    // Deciding again on the fresh view wins.
+    expect(await raceAt(a, after.revision)).toEqual({ won: true, changed: null });
+  });
+
+  test('a key held by another member is a plain lost race, even when status changed too', async () => {
+    const { scope, a, b } = await leasedPair();
+    const decidedAt = (await a.readCluster()).revision;
+    expect(await b.acquireLeader()).toBe(true);
+    expect(await raceAt(a, (await a.readCluster()).revision)).toEqual({ won: false, changed: null });
+    await raw.put(`${prefix(scope)}status`).value(VALUE.status).exec();
+    expect(await raceAt(a, decidedAt)).toEqual({ won: false, changed: null });
+    expect((await a.readCluster()).view.leader).toBe('b');
+  });
+
+  test('without a revision (bootstrap, taking our key back) nothing changes: status and history are not compared', async () => {
+    const { scope, a } = await leasedPair();
+    const decidedAt = (await a.readCluster()).revision;
+    await raw.put(`${prefix(scope)}status`).value(VALUE.status).exec();
+    expect(await a.acquireLeader()).toBe(true);
+    // Already ours on our lease (an earlier attempt whose answer was lost): ours, nothing written.
+    const held = (await a.readCluster()).revision;
+    expect(await raceAt(a, decidedAt)).toEqual({ won: true, changed: null });
+    expect((await a.readCluster()).revision).toBe(held);
+    // Our key from a previous run is rebound without a revision, but not in a race on a stale view.
+    const restarted = dcs(scope, 'a');
+    await restarted.renewLease();
+    expect((await raceAt(restarted, decidedAt)).won).toBe(false);
+    expect((await restarted.readCluster()).leaderIsOurs).toBe(false);
+    expect(await restarted.acquireLeader()).toBe(true);
+    expect((await restarted.readCluster()).leaderIsOurs).toBe(true);
   });
 });
 

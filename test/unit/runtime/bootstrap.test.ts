@@ -51,10 +51,10 @@ async function failedBootstrap(reread: InitializeState | Error, afterAbandon: In
     race: {} as never, bootstrapConfig: DEFAULT_DYNAMIC_CONFIG, useSlots: () => true, dynamic: () => DEFAULT_DYNAMIC_CONFIG,
     onSync: () => undefined, settings: () => settings, peerTimeoutMs: () => 1000, setActivity: () => undefined,
     setRewindFailed: () => undefined, setCleanHandover: () => undefined, setHoldsKey: () => undefined, setServing: () => undefined,
-    publishPg: () => undefined, lastStatus: null, membersSeen: new Map(), syncBarrier: newSyncBarrier(),
+    publishPg: () => undefined, wakeUp: () => undefined, lastStatus: null, membersSeen: new Map(), syncBarrier: newSyncBarrier(),
   };
   const decision = { action: { kind: 'initialize_cluster' as const }, reason: 'test', rule: 'bootstrap.race' };
-  await expect(execute(ctx, decision, cluster({ initialize: { state: 'absent' }, leader: null }), local(pgStoppedEmpty))).rejects.toBe(LATE);
+  await expect(execute(ctx, decision, cluster({ initialize: { state: 'absent' }, leader: null }), 1, local(pgStoppedEmpty))).rejects.toBe(LATE);
   // What happened after the failed completion.
   return calls.slice(calls.indexOf('completeInitialize') + 1).filter((c) => c !== 'probe' && c !== 'readCluster');
 }

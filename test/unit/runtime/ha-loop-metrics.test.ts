@@ -4,20 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterView, PgView } from '../../../agent/core/types.js';
 import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
-import { toHaSettings } from '../../../agent/config/dynamic.js';
-import { createLogger } from '../../../agent/log.js';
 import { AgentMetrics } from '../../../agent/api/metrics.js';
-import { HaLoop } from '../../../agent/runtime/ha-loop.js';
-import { NodeStateStore } from '../../../agent/runtime/node-state.js';
 import type { ClusterSnapshot, Dcs, PostgresNode } from '../../../agent/runtime/ports.js';
 import { clusterView, member, replicaState, OPTIME } from '../api/builders.js';
-
-/** Every method resolves to undefined unless overridden. */
-function fake<T extends object>(overrides: Partial<T>): T {
-  return new Proxy(overrides, {
-    get: (target, prop) => (prop in target ? (target as Record<string | symbol, unknown>)[prop] : async () => undefined),
-  }) as T;
-}
+import { fake, replicaLoop } from './fakes.js';
 
 describe('HaLoop → metrics', () => {
   it('counts decisions and leader changes, times cycles, and publishes the dynamic config', async () => {
@@ -33,13 +23,10 @@ describe('HaLoop → metrics', () => {
       },
     });
     const pg = fake<PostgresNode>({ probe: async () => replicaPg, onUnexpectedExit: () => undefined, replication: async () => [] });
-    const store = new NodeStateStore({ ...replicaState(), dynamicConfig: null, cluster: null });
-    const metrics = new AgentMetrics({ scope: 'demo', name: 'node-b', clock, state: () => store.get(), processMetrics: false });
-    const loop = new HaLoop({
-      identity: { name: 'node-b', apiUrl: 'http://node-b:8008/', host: 'node-b', port: 5432, tags: replicaState().tags },
-      scope: 'demo', dcs, pg, store, clock, logger: createLogger({ level: 'silent', format: 'json' }),
-      race: { fetchPeer: async () => null, toPeerStatus: () => null } as never,
-      bootstrapConfig: DEFAULT_DYNAMIC_CONFIG, toSettings: toHaSettings, metrics,
+    let metrics!: AgentMetrics;
+    const { loop, store } = replicaLoop({
+      dcs, pg, clock,
+      metrics: (state) => (metrics = new AgentMetrics({ scope: 'demo', name: 'node-b', clock, state: () => state.get(), processMetrics: false })),
     });
 
     const first = await loop.cycle();
