@@ -156,6 +156,13 @@ async function runOne(
   try {
     say('waiting for one primary, two streaming replicas and HAProxy routing');
     const { primary, replicas } = await cluster.waitUntilReady({ timeoutMs: 120_000, replicas: 2 });
+    if (mode === 'sync') {
+      // Until the primary publishes a synchronous standby no replica may be promoted (`sync` names
+      // nobody): a fault injected before that tests the wait, not the failover.
+      say('waiting for a published synchronous standby');
+      await cluster.waitFor(() => cluster.apiStatus(primary).then((st) => (st as { synchronous_replication?: { standbys?: unknown[] } })
+        .synchronous_replication?.standbys?.length ?? 0), { timeoutMs: 30_000, intervalMs: 100, what: 'a published synchronous standby', until: (n) => n > 0 });
+    }
     monitor = new ClusterMonitor(cluster);
     await monitor.start();
     writer = new Writer({ connString: cluster.rwConnString(), intervalMs: 50, connectTimeoutMs: 1000, statementTimeoutMs: 2000, writerId: `${scenario.name.replace(/[^a-z0-9]/g, '')}${rep}` }).start();
