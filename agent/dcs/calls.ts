@@ -57,9 +57,9 @@ const TIMER_GRACE_MS = 20;
 /** With several hosts, an attempt gets at least this long (a slow answer is still an answer). */
 const MIN_SLICE_MS = 150;
 /**
- * …and at least this many times the smoothed duration of recent successful attempts, so a slow
- * but live link (a WAN, a congested network) is waited for instead of timed out attempt after
- * attempt. A frozen host gives no successful attempts, so it does not stretch the slices.
+ * …and at least this many times the duration of recent successful attempts (up to half the
+ * budget, so a frozen host picked at random cannot eat all of it), so a slow but live link (a
+ * WAN, a congested network) is waited for instead of timed out attempt after attempt.
  */
 const SLICE_PER_RTT = 2.5;
 /** Weight of the newest sample in the smoothed attempt duration (as TCP's SRTT). */
@@ -173,7 +173,7 @@ export class CallRunner {
       }
       // With several hosts, do not let one frozen host eat the whole budget.
       const slice = this.#hostCount > 1
-        ? Math.min(remaining, Math.max(budget.totalMs / this.#hostCount, MIN_SLICE_MS, SLICE_PER_RTT * this.#rttMs()))
+        ? Math.min(remaining, Math.max(budget.totalMs / this.#hostCount, MIN_SLICE_MS, Math.min(SLICE_PER_RTT * this.#rttMs(), budget.totalMs / 2)))
         : remaining;
       const started = this.#clock.now();
       try {

@@ -1,7 +1,7 @@
 // EtcdDcs: the runtime's `Dcs` port on etcd v3 (SPEC §2, DESIGN rules 1–2).
 // Every method is one budget of retry_timeout (see calls.ts); writes that must not clobber a
 // concurrent writer are etcd transactions comparing create_revision, mod_revision or value.
-import type { Etcd3, ICompare, IRequestOp, ITxnRequest, ITxnResponse, KVClient } from 'etcd3';
+import type { Etcd3, ICompare, IRequestOp, ITxnRequest, ITxnResponse, KVClient, WatchClient } from 'etcd3';
 import type { DynamicConfig, TlsFiles } from '../config/types.js';
 import type { FailoverRequest, HistoryRow, InitializeState, LeaderStatus, MemberRecord, SyncState } from '../core/types.js';
 import type { Logger } from '../log.js';
@@ -9,6 +9,7 @@ import type { AcquireLeaderOptions, ClusterSnapshot, Dcs, LeaseRenewal } from '.
 import { BadValueLog } from './bad-values.js';
 import { Budget, CallRunner, DcsError, type MonotonicClock, type RequestObserver } from './calls.js';
 import { createEtcdClient } from './client.js';
+import { streamClients } from './stream-failures.js';
 import { decodeCluster } from './cluster.js';
 import {
   decodeHistory, decodeInitialize, decodeSync, encodeFailover, encodeHistory, encodeInitialize, encodeMember, encodeStatus,
@@ -49,6 +50,7 @@ type Txn = ITxnRequest & { compare: ICompare[] };
 export class EtcdDcs implements Dcs {
   readonly #client: Etcd3;
   readonly #kv: KVClient;
+  readonly #watchClient: WatchClient;
   readonly #keys: ClusterKeys;
   readonly #name: string;
   readonly #retryTimeoutMs: number;
@@ -74,7 +76,10 @@ export class EtcdDcs implements Dcs {
     });
     this.#kv = this.#client.kv;
     this.#runner = new CallRunner(o.clock, o.hosts.length, o.onRequest);
-    this.#lease = new LeaseKeeper(this.#client.leaseClient, this.#runner, o.clock, o.ttlSeconds, this.#log);
+    // Lease keepalives and watches are streams: their failures keep a slow host's connection.
+    const streams = streamClients(this.#client);
+    this.#watchClient = streams.watches;
+    this.#lease = new LeaseKeeper(streams.leases, this.#runner, o.clock, o.ttlSeconds, this.#log);
     this.#badValues = new BadValueLog(this.#log);
   }
 
@@ -309,7 +314,7 @@ export class EtcdDcs implements Dcs {
    */
   async watch(onChange: (key: string) => void): Promise<() => Promise<void>> {
     this.#checkOpen();
-    const w = new PrefixWatch(this.#client.watchClient, this.#keys, onChange, {
+    const w = new PrefixWatch(this.#watchClient, this.#keys, onChange, {
       log: this.#log, clock: this.#clock, answerTimeoutMs: this.#retryTimeoutMs,
     });
     this.#watches.add(w);

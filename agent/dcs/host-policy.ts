@@ -45,6 +45,11 @@ export class HostPolicy implements IPolicy {
       : noop;
   }
 
+  /** The host answered (successfully or with an error of etcd's own) within the last `ms`. */
+  answeredWithin(ms: number): boolean {
+    return this.#clock.now() - this.#lastAnswerAt < ms;
+  }
+
   /** The breaker's state (undefined without a breaker). */
   get state(): CircuitState | undefined {
     return (this.#inner as Partial<{ state: CircuitState }>).state;
@@ -66,7 +71,7 @@ export class HostPolicy implements IPolicy {
         return result;
       } catch (e) {
         if (e instanceof GRPCDeadlineExceededError) {
-          if (this.#clock.now() - this.#lastAnswerAt < KEEP_CONNECTION_MS) throw new SlowAnswer(e.message);
+          if (this.answeredWithin(KEEP_CONNECTION_MS)) throw new SlowAnswer(e.message);
         } else if (!isRecoverableError(e as Error)) {
           this.#lastAnswerAt = this.#clock.now(); // etcd answered (with an error of its own)
         }

@@ -89,9 +89,5 @@ async function keepaliveOnce(leases: LeaseClient, id: string, opts: { deadline: 
     stream.on('error', (err) => settle(() => reject(castGrpcError(err))));
     stream.on('end', () => settle(() => reject(new Error('lease keepalive stream ended without an answer'))));
     stream.write({ ID: id });
-    // Half-close at once: etcd still answers the request it got, and a stream no longer writable
-    // when its deadline passes is not reported to etcd3's pool, which would otherwise close the
-    // host's whole connection (the watch with it) each time a keepalive runs long on a slow link.
-    stream.end();
   });
 }
