@@ -689,18 +689,19 @@ export class LocalCluster {
 
   /** Wait until exactly one running agent reports role primary with PostgreSQL running. */
   async waitForPrimary(opts: { timeoutMs?: number; exclude?: readonly string[] } = {}): Promise<LocalNode> {
+    const running = (s: Record<string, AgentStatus>) => Object.entries(s).filter(([, st]) => st.role === 'primary' && st.state === 'running');
     const summary = await this.waitFor(() => this.statuses(), {
       timeoutMs: opts.timeoutMs ?? 60_000,
       intervalMs: 200,
       what: 'one running primary',
       until: (s) => {
-        const primaries = Object.entries(s).filter(([, st]) => st.role === 'primary' && st.state === 'running');
+        const primaries = running(s);
         return primaries.length === 1 && !(opts.exclude ?? []).includes(primaries[0]![0]);
       },
       failIf: () => this.#agentsAllDead(),
     });
-    const name = Object.entries(summary).find(([, st]) => st.role === 'primary')![0];
-    return this.node(name);
+    // The running one: a fenced former primary may still say role "primary" (state stopped).
+    return this.node(running(summary)[0]![0]);
   }
 
   /**
