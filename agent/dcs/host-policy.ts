@@ -50,6 +50,11 @@ export class HostPolicy implements IPolicy {
     return this.#clock.now() - this.#lastAnswerAt < ms;
   }
 
+  /** A deadline exceeded on this host while it answered recently: slow, not gone (keep its connection). */
+  isSlow(e: unknown): boolean {
+    return e instanceof GRPCDeadlineExceededError && this.answeredWithin(KEEP_CONNECTION_MS);
+  }
+
   /** The breaker's state (undefined without a breaker). */
   get state(): CircuitState | undefined {
     return (this.#inner as Partial<{ state: CircuitState }>).state;
@@ -70,10 +75,10 @@ export class HostPolicy implements IPolicy {
         this.#lastAnswerAt = this.#clock.now();
         return result;
       } catch (e) {
-        if (e instanceof GRPCDeadlineExceededError) {
-          if (this.answeredWithin(KEEP_CONNECTION_MS)) throw new SlowAnswer(e.message);
-        } else if (!isRecoverableError(e as Error)) {
-          this.#lastAnswerAt = this.#clock.now(); // etcd answered (with an error of its own)
+        if (this.isSlow(e)) throw new SlowAnswer((e as Error).message);
+        // etcd answered, with an error of its own (a timeout or a transport error is no answer)
+        if (!(e instanceof GRPCDeadlineExceededError) && !(e instanceof SlowAnswer) && !isRecoverableError(e as Error)) {
+          this.#lastAnswerAt = this.#clock.now();
         }
         throw e;
       }

@@ -4,9 +4,9 @@
 // keepalive that runs past its deadline would so take the watch and every call in flight down
 // with it. This version keeps the connection of a host that answered recently (HostPolicy), and
 // still tells the host's policy, so its circuit breaker steers the next attempts elsewhere.
-import { castGrpcError, GRPCDeadlineExceededError, isRecoverableError, LeaseClient, WatchClient, type Etcd3, type ICallable } from 'etcd3';
+import { castGrpcError, isRecoverableError, LeaseClient, WatchClient, type Etcd3, type ICallable } from 'etcd3';
 import type { IPolicy } from 'cockatiel';
-import { HostPolicy, KEEP_CONNECTION_MS, SlowAnswer } from './host-policy.js';
+import { HostPolicy } from './host-policy.js';
 
 /** What etcd3's pool hands to stream callers as the host (etcd3 does not export its type). */
 interface HostLike {
@@ -18,10 +18,10 @@ interface HostLike {
 export function markStreamFailed(host: HostLike, error: Error): void {
   const err = castGrpcError(error);
   const policy = host.faultHandling;
-  const slow = err instanceof GRPCDeadlineExceededError && policy instanceof HostPolicy && policy.answeredWithin(KEEP_CONNECTION_MS);
+  const slow = policy instanceof HostPolicy && policy.isSlow(err);
   if (isRecoverableError(err) && !slow) host.resetAllServices();
-  const reported = slow ? new SlowAnswer(err.message) : err;
-  policy.execute(() => { throw reported; }).catch(() => undefined);
+  // The host's policy turns a slow host's deadline into a SlowAnswer for its breaker itself.
+  policy.execute(() => { throw err; }).catch(() => undefined);
 }
 
 /** The lease and watch clients of `client`, reporting stream failures with markStreamFailed. */

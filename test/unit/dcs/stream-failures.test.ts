@@ -25,6 +25,17 @@ describe('markStreamFailed', () => {
     expect(h.faultHandling.state).toBe(CircuitState.Open);
   });
 
+  it('a slow stream failure is not an answer: the host is reset once its last real answer is old', async () => {
+    let now = 10_000;
+    const h = host(() => now);
+    await h.faultHandling.execute(() => 'an answer');
+    now += 1500;
+    markStreamFailed(h, deadline()); // slow: kept
+    now += 600; // 2.1 s after the last real answer
+    markStreamFailed(h, deadline());
+    expect(h.resets).toBe(1);
+  });
+
   it('a deadline on a host silent for longer: the connection is reset', () => {
     let now = 10_000;
     const h = host(() => now);
