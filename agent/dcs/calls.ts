@@ -65,8 +65,6 @@ const SLICE_PER_RTT = 2.5;
 /** Weight of the newest sample in the smoothed attempt duration (as TCP's SRTT). */
 const RTT_GAIN = 0.2;
 
-export { HALF_OPEN_AFTER_MS } from './host-policy.js';
-
 /**
  * Fault handling for the etcd3 connection pool.
  * - global: no policy; retries are ours (bounded by the operation's deadline, see `CallRunner`).

@@ -2,8 +2,8 @@
 import { describe, expect, test } from 'vitest';
 import { EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCInternalError, GRPCUnavailableError, isRecoverableError } from 'etcd3';
 import { BrokenCircuitError, CircuitState, type CircuitBreakerPolicy } from 'cockatiel';
-import { CallRunner, DcsError, faultHandling, HALF_OPEN_AFTER_MS } from '../../../agent/dcs/calls.js';
-import { KEEP_CONNECTION_MS, SlowAnswer } from '../../../agent/dcs/host-policy.js';
+import { CallRunner, DcsError, faultHandling } from '../../../agent/dcs/calls.js';
+import { HALF_OPEN_AFTER_MS, KEEP_CONNECTION_MS, SlowAnswer } from '../../../agent/dcs/host-policy.js';
 import { systemClock } from '../../../agent/clock.js';
 
 const runner = (hosts = 1) => new CallRunner(systemClock, hosts);
