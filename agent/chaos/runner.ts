@@ -160,8 +160,8 @@ async function runOne(
       // Until the primary publishes a synchronous standby no replica may be promoted (`sync` names
       // nobody): a fault injected before that tests the wait, not the failover.
       say('waiting for a published synchronous standby');
-      await cluster.waitFor(() => cluster.apiStatus(primary).then((st) => (st as { synchronous_replication?: { standbys?: unknown[] } })
-        .synchronous_replication?.standbys?.length ?? 0), { timeoutMs: 30_000, intervalMs: 100, what: 'a published synchronous standby', until: (n) => n > 0 });
+      await cluster.waitFor(() => cluster.apiStatus(primary).then((st) => st.synchronous_replication?.standbys?.length ?? 0),
+        { timeoutMs: 30_000, intervalMs: 100, what: 'a published synchronous standby', until: (n) => n > 0 });
     }
     monitor = new ClusterMonitor(cluster);
     await monitor.start();

@@ -142,6 +142,8 @@ export interface AgentStatus {
   role?: 'primary' | 'replica' | 'uninitialized' | string;
   state?: string;
   timeline?: number;
+  /** On a primary: the synchronous replication state and the standbys published in `sync`. */
+  synchronous_replication?: { state?: string; standbys?: string[] };
   [key: string]: unknown;
 }
 

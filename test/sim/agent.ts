@@ -26,6 +26,7 @@ import type {
   PgView, SyncState, Tags,
 } from '../../agent/core/types.js';
 import { memberRecord, pgStateOf, type Identity } from '../../agent/runtime/member-record.js';
+import { newSyncBarrier, type SyncBarrier } from '../../agent/runtime/sync-manager.js';
 import type { AcquireLeaderOptions, ViewChange } from '../../agent/runtime/ports.js';
 import { toPeerStatus } from '../../agent/api/peer-client.js';
 import type { HostClock, Scheduler } from './clock.js';
@@ -128,7 +129,7 @@ export class SimAgent {
   #unwatch: (() => void) | null = null;
   #lease: LeaseState = SimAgent.#freshLease();
   /** sync-manager.ts Barrier: when synchronous_standby_names changed, and the position after. */
-  #barrier: { changedAt: number | null; lsn: Lsn | null } = { changedAt: null, lsn: null };
+  #barrier: SyncBarrier = newSyncBarrier();
 
   constructor(
     readonly name: string,
@@ -185,7 +186,7 @@ export class SimAgent {
     this.#lastStatus = null;
     this.#lastRule = null;
     this.#lease = SimAgent.#freshLease();
-    this.#barrier = { changedAt: null, lsn: null };
+    this.#barrier = newSyncBarrier();
     this.published = { pg: UNKNOWN_PG, pgState: 'stopped', cluster: null, leaseDeadline: null, lastCycleAt: null };
     this.lastDecision = null;
     this.pg.onUnexpectedExit = this.proc.gate(() => {
