@@ -22,7 +22,7 @@ import { bootstrapRecord } from '../../agent/core/bootstrap.js';
 import { planSync, syncBarsPromotion } from '../../agent/core/sync.js';
 import { neverPromote } from '../../agent/core/eligibility.js';
 import type {
-  ClusterView, Decision, HaSettings, HistoryRow, InitializeState, LeaderStatus, LocalView, Lsn, PeerStatus, PgState,
+  ClusterView, Decision, HaSettings, HistoryRow, InitializeState, LeaderStatus, LocalView, PeerStatus, PgState,
   PgView, SyncState, Tags,
 } from '../../agent/core/types.js';
 import { memberRecord, pgStateOf, type Identity } from '../../agent/runtime/member-record.js';
