@@ -57,7 +57,7 @@ export function processIo(): CtlIo {
     homeDir: homedir(),
     now: () => systemClock.now(),
     wallNow: () => systemClock.wallNow(),
-    sleep,
+    sleep: (ms, signal) => sleep(systemClock, ms, signal),
     edit: (file) => runEditor(process.env, file),
     interrupt: interrupt.signal,
   };

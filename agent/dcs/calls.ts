@@ -5,7 +5,7 @@ import { isBrokenCircuitError, noop, type IPolicy } from 'cockatiel';
 import {
   EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCUnavailableError, isRecoverableError,
 } from 'etcd3';
-import { sleep } from '../clock.js';
+import { sleep, systemClock } from '../clock.js';
 import { HostPolicy, SlowAnswer } from './host-policy.js';
 
 export interface MonotonicClock {
@@ -185,7 +185,7 @@ export class CallRunner {
         if (e instanceof DcsError) throw e;
         if (!retryable(e, idempotent)) throw new DcsError(errorKind(e), `${what}: ${describe(e)}`, e);
       }
-      await sleep(Math.min(pause, Math.max(0, budget.remaining() - MIN_ATTEMPT_MS)));
+      await sleep(systemClock, Math.min(pause, Math.max(0, budget.remaining() - MIN_ATTEMPT_MS)));
       pause = Math.min(pause * 2, MAX_PAUSE_MS);
     }
   }

@@ -14,7 +14,7 @@ import { accessSync, appendFileSync, chownSync, closeSync, constants, existsSync
 import {
   findPostmaster, isAlive, readEnvVar, readStat, signalQuietly, snapshotProcesses, withDescendants,
 } from './procfs.js';
-import { sleep } from '../clock.js';
+import { sleep, systemClock } from '../clock.js';
 
 export const RUN_ID_ENV = 'LOCALCLUSTER_RUN_ID';
 export const NODE_ENV_MARKER = 'LOCALCLUSTER_NODE';
@@ -236,7 +236,7 @@ export class ProcessSupervisor {
   async terminate(p: TrackedProcess, opts: { signal?: NodeJS.Signals; timeoutMs: number }): Promise<ExitInfo | null> {
     p.expectedExit = true;
     if (!p.running) {
-      await Promise.race([p.exited, sleep(1000)]);
+      await Promise.race([p.exited, sleep(systemClock, 1000)]);
       return p.exitInfo;
     }
     signalQuietly(p.pid, 'SIGCONT');
@@ -305,12 +305,12 @@ export async function waitGone(pids: Iterable<number>, timeoutMs: number, opts: 
   for (;;) {
     const alive = list.filter(isAlive);
     if (alive.length > 0 && Date.now() < until) {
-      await sleep(50);
+      await sleep(systemClock, 50);
       continue;
     }
     if (alive.length === 0 && opts.reapedWithinMs) {
       const reapUntil = Date.now() + opts.reapedWithinMs;
-      while (list.some((pid) => readStat(pid) !== null) && Date.now() < reapUntil) await sleep(50);
+      while (list.some((pid) => readStat(pid) !== null) && Date.now() < reapUntil) await sleep(systemClock, 50);
     }
     return alive;
   }

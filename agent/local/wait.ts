@@ -76,7 +76,7 @@ export async function waitFor<T>(probe: () => T | Promise<T>, opts: WaitOptions<
     }
     const left = deadline - systemClock.now();
     if (left <= 0) throw new WaitTimeoutError(opts.what, opts.timeoutMs, last);
-    await sleep(Math.min(interval, left));
+    await sleep(systemClock, Math.min(interval, left));
   }
 }
 

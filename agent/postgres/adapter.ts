@@ -423,7 +423,7 @@ export class PostgresAdapter implements PostgresNode {
           const out = await readLogSince(logFile, pm.logOffset);
           if (SHM_BUSY.test(out) && attempt < MAX_START_ATTEMPTS && now() + 300 < deadline) {
             this.#log.warn({ attempt }, 'old postgres processes still hold shared memory; retrying start');
-            await sleep(250);
+            await sleep(systemClock, 250);
             await waitForOrphans(this.dataDir, Math.max(0, Math.min(2000, deadline - now())), this.#log);
             continue;
           }

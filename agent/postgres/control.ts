@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { sleep } from '../clock.js';
+import { sleep, systemClock } from '../clock.js';
 import { childEnv, type Owner } from './exec.js';
 import { isAlive, postgresProcessesIn, readPidFile, signal } from './procfs.js';
 
@@ -157,7 +157,7 @@ export async function waitReady(
     if ((await readiness(dataDir, pm.pid)) === 'ready') return;
     const left = deadline - now();
     if (left <= 0) throw new Error('postgres did not become ready before the start timeout');
-    await Promise.race([sleep(Math.min(everyMs, left)), pm.exited]);
+    await Promise.race([sleep(systemClock, Math.min(everyMs, left)), pm.exited]);
   }
 }
 
@@ -194,7 +194,7 @@ export async function waitForOrphans(dataDir: string, timeoutMs: number, log: Lo
   const until = performance.now() + timeoutMs;
   let pids = await postgresProcessesIn(dataDir);
   while (pids.length > 0 && performance.now() < until) {
-    await sleep(50);
+    await sleep(systemClock, 50);
     pids = await postgresProcessesIn(dataDir);
   }
   if (pids.length === 0) return;
@@ -203,6 +203,6 @@ export async function waitForOrphans(dataDir: string, timeoutMs: number, log: Lo
   const hard = performance.now() + 3000;
   while ((await postgresProcessesIn(dataDir)).length > 0) {
     if (performance.now() > hard) throw new Error(`postgres processes ${pids.join(',')} survive in ${dataDir}`);
-    await sleep(50);
+    await sleep(systemClock, 50);
   }
 }

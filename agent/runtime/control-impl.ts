@@ -52,7 +52,7 @@ export function createControl(d: ControlDeps): ControlPort {
         const doc = m ? await d.fetchPeer(m.apiUrl, 1000).catch(() => null) as { last_decision?: { reason?: string } } | null : null;
         return result(412, `switchover refused by ${from}: ${doc?.last_decision?.reason ?? 'see its log'}`);
       }
-      await sleep(50);
+      await sleep(d.clock, 50);
     }
     return result(503, `no new leader after ${timeoutMs} ms`);
   }

@@ -32,6 +32,6 @@ export async function ensureNameFree(opts: {
       opts.logger.info({ api_url: mine.apiUrl }, 'a member key with my name exists but its agent does not answer; waiting for it to expire');
       waited = true;
     }
-    await sleep(250);
+    await sleep(opts.clock, 250);
   }
 }

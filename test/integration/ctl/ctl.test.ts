@@ -30,7 +30,7 @@ describe('pgwarden ctl against a 3-node cluster', () => {
       homeDir: '/nonexistent',
       now: () => systemClock.now(),
       wallNow: () => systemClock.wallNow(),
-      sleep,
+      sleep: (ms, signal) => sleep(systemClock, ms, signal),
       edit: async () => 1,
     };
     const code = await runCtl(['-c', cluster.node('node1').configFile, ...args], io);

@@ -6,7 +6,7 @@ import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
 import type { EtcdDcs, EtcdDcsOptions } from '../../../agent/dcs/index.js';
 import { WARN } from './capture-log.js';
 import { EtcdTestCluster, haveOpenssl } from './etcd-server.js';
-import { sleep } from '../../../agent/clock.js';
+import { sleep, systemClock } from '../../../agent/clock.js';
 import { waitFor } from '../../../agent/local/wait.js';
 import { freshScope, makeDcs, member } from './support.js';
 import { encodeHistory, encodeStatus } from '../../../agent/dcs/codec.js';
@@ -268,7 +268,7 @@ describe('watch', () => {
     await a.setFailover(null);
     await raw.put('/pgwarden-test/other-scope/leader').value('x'); // another cluster: not reported
     await waitFor(() => seen.length >= 6, { timeoutMs: 2000, intervalMs: 2, what: 'six watch events' });
-    await sleep(100);
+    await sleep(systemClock, 100);
     expect(seen.map((s) => s.key)).toEqual(['members/a', 'leader', 'status', 'leader', 'failover', 'failover']);
     const deleteSeen = seen[3]!.at;
     console.log(`watch saw the leader delete ${(deleteSeen - t1).toFixed(1)} ms after releaseLeader resolved (${(deleteSeen - t0).toFixed(1)} ms after it was called)`);
@@ -276,7 +276,7 @@ describe('watch', () => {
 
     await cancel();
     await a.setFailover({ candidate: 'b' });
-    await sleep(200);
+    await sleep(systemClock, 200);
     expect(seen).toHaveLength(6);
   });
 });

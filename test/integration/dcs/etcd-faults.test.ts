@@ -6,7 +6,7 @@ import { Etcd3 } from 'etcd3';
 import { ConnectionPool } from 'etcd3/lib/connection-pool.js';
 import type { EtcdDcs, EtcdDcsOptions } from '../../../agent/dcs/index.js';
 import { EtcdTestCluster } from './etcd-server.js';
-import { sleep } from '../../../agent/clock.js';
+import { sleep, systemClock } from '../../../agent/clock.js';
 import { waitFor } from '../../../agent/local/wait.js';
 import { freshScope, makeDcs, member } from './support.js';
 
@@ -74,7 +74,7 @@ describe('one etcd member', () => {
         expect(r.ms).toBeGreaterThan(RETRY_MS - 50);
       }
       // Stay frozen until our 2 s lease has certainly expired.
-      await sleep(Math.max(0, sentAt + 2500 - performance.now()));
+      await sleep(systemClock, Math.max(0, sentAt + 2500 - performance.now()));
     } finally {
       etcd.node(0).thaw();
     }

@@ -1,5 +1,6 @@
 // GET /config: the dynamic config in force, secrets redacted; 503 with a JSON body before the
 // first cluster view.
+import { systemClock } from '../../../agent/clock.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../../agent/api/server.js';
@@ -14,7 +15,7 @@ afterEach(async () => { await Promise.all(apps.splice(0).map((a) => a.close()));
 function app(state: NodeState): FastifyInstance {
   const a = buildApi({
     store: new NodeStateStore(state),
-    clock: { now: () => NOW, wallNow: () => 0 },
+    clock: { ...systemClock, now: () => NOW, wallNow: () => 0 },
     logger: createLogger({ level: 'silent', format: 'json' }),
   });
   apps.push(a);

@@ -1,6 +1,7 @@
 // The mutating endpoints (SPEC §1.2) over a fake ControlPort: who may call them (credentials,
 // allowlist, the disabled default), what bodies they accept, and what they answer. Every bad
 // request gets a 4xx with a JSON message — never a 500 — and the agent keeps serving.
+import { systemClock } from '../../../agent/clock.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildApi, type ApiDeps } from '../../../agent/api/server.js';
@@ -23,7 +24,7 @@ function api(opts: Partial<ApiDeps> = {}): { app: FastifyInstance; control: Fake
   const control = new FakeControl();
   const app = buildApi({
     store: new NodeStateStore(primaryState()),
-    clock: { now: () => 1_000_000, wallNow: () => WALL_NOW },
+    clock: { ...systemClock, now: () => 1_000_000, wallNow: () => WALL_NOW },
     logger: createLogger({ level: 'silent', format: 'json' }),
     control,
     auth: { username: USER, password: PASSWORD, token: TOKEN },

@@ -6,14 +6,14 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../../agent/api/server.js';
 import { AgentMetrics, replicationLag } from '../../../agent/api/metrics.js';
 import { NodeStateStore, type NodeState } from '../../../agent/runtime/node-state.js';
-import type { Clock } from '../../../agent/clock.js';
+import { systemClock, type Clock } from '../../../agent/clock.js';
 import { createLogger } from '../../../agent/log.js';
 import { NOW, OPTIME, MB, clusterView, member, primaryState, replicaState, withLeaseExpired, withNoCluster, withPaused, withPgStopped } from './builders.js';
 
 const apps: FastifyInstance[] = [];
 afterEach(async () => { await Promise.all(apps.splice(0).map((a) => a.close())); });
 
-const clock: Clock = { now: () => NOW, wallNow: () => 1_735_689_601_000 };
+const clock: Clock = { ...systemClock, now: () => NOW, wallNow: () => 1_735_689_601_000 };
 
 function harness(state: NodeState, processMetrics = false) {
   const store = new NodeStateStore(state);

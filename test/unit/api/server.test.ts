@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, parseListen } from '../../../agent/api/server.js';
 import { NodeStateStore, type NodeState } from '../../../agent/runtime/node-state.js';
-import type { Clock } from '../../../agent/clock.js';
+import { systemClock, type Clock } from '../../../agent/clock.js';
 import { createLogger } from '../../../agent/log.js';
 import {
   MB, NOW, OPTIME, TTL_MS, clusterView, member, primaryState, replicaState, withCluster, withLeaseExpired,
@@ -17,7 +17,7 @@ afterEach(async () => { await Promise.all(apps.splice(0).map((a) => a.close()));
 
 function harness(state: NodeState, level = 'info'): Harness {
   const clock = { t: NOW };
-  const fakeClock: Clock = { now: () => clock.t, wallNow: () => 1_735_689_601_000 };
+  const fakeClock: Clock = { ...systemClock, now: () => clock.t, wallNow: () => 1_735_689_601_000 };
   const lines: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk)) as Record<string, unknown>); cb(); },

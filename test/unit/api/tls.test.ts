@@ -1,6 +1,7 @@
 // HTTPS for the REST API with a throwaway CA made by openssl: the API serves over TLS, a client
 // without a certificate is refused when require_client_cert is set, and reloadTls() swaps the
 // server certificate for new connections (SIGHUP).
+import { systemClock } from '../../../agent/clock.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -61,7 +62,7 @@ const BASIC = `Basic ${Buffer.from('admin:secret').toString('base64')}`;
 async function serve(tls: ApiTls): Promise<{ app: FastifyInstance; port: number }> {
   const app = buildApi({
     store: new NodeStateStore(primaryState()),
-    clock: { now: () => 1_000_000, wallNow: () => Date.now() },
+    clock: { ...systemClock, now: () => 1_000_000, wallNow: () => Date.now() },
     logger: createLogger({ level: 'silent', format: 'json' }),
     control: new FakeControl(),
     auth: AUTH,
@@ -142,7 +143,7 @@ describe('REST API over TLS', () => {
 
   it('reloadTls() on a plain-HTTP API says a restart is needed', async () => {
     const app = buildApi({
-      store: new NodeStateStore(primaryState()), clock: { now: () => 0, wallNow: () => 0 }, logger: createLogger({ level: 'silent' }),
+      store: new NodeStateStore(primaryState()), clock: { ...systemClock, now: () => 0, wallNow: () => 0 }, logger: createLogger({ level: 'silent' }),
     });
     apps.push(app);
     await app.ready();

@@ -53,7 +53,7 @@ async function started(answerTimeoutMs = 1000) {
   const seen: string[] = [];
   const w = new PrefixWatch(client, keys, (k) => seen.push(k), { log: logger, clock: systemClock, answerTimeoutMs });
   const starting = w.start(1000);
-  await sleep(0);
+  await sleep(systemClock, 0);
   streams[0]!.send({ created: true, header: header(10) });
   expect(await starting).toBe(true);
   return { w, streams, seen, lines };
@@ -73,7 +73,7 @@ describe('PrefixWatch', () => {
     const { w, streams, seen } = await started();
     streams[0]!.send({ events: [put('status', 15)] as never });
     streams[0]!.emit('error', new Error('14 UNAVAILABLE'));
-    await sleep(150); // first retry after 100 ms
+    await sleep(systemClock, 150); // first retry after 100 ms
     expect(streams).toHaveLength(2);
     expect(streams[1]!.requests[0]!.create_request?.start_revision).toBe(16);
     streams[1]!.send({ created: true, header: header(20) });
@@ -85,7 +85,7 @@ describe('PrefixWatch', () => {
   test('without events, it resumes right after the revision it was created at', async () => {
     const { w, streams } = await started();
     streams[0]!.emit('end');
-    await sleep(150);
+    await sleep(systemClock, 150);
     expect(streams[1]!.requests[0]!.create_request?.start_revision).toBe(11);
     await w.cancel();
   });
@@ -93,10 +93,10 @@ describe('PrefixWatch', () => {
   test('history compacted away: resume from the compaction point and ask for a full re-read', async () => {
     const { w, streams, seen } = await started();
     streams[0]!.emit('error', new Error('gone'));
-    await sleep(150);
+    await sleep(systemClock, 150);
     streams[1]!.send({ created: true, canceled: true, compact_revision: '40', header: header(50) });
     expect(seen).toEqual([RESYNC_KEY]);
-    await sleep(20);
+    await sleep(systemClock, 20);
     expect(streams).toHaveLength(3);
     expect(streams[2]!.requests[0]!.create_request?.start_revision).toBe(40);
     await w.cancel();
@@ -104,12 +104,12 @@ describe('PrefixWatch', () => {
 
   test('a silent stream is probed, and replaced when the probe is not answered', async () => {
     const { w, streams, lines } = await started(300);
-    await sleep(1100);
+    await sleep(systemClock, 1100);
     expect(streams[0]!.requests.slice(1)).toEqual([{ progress_request: {} }]);
     streams[0]!.send({ header: header(10) }); // answered: still the same stream
-    await sleep(200);
+    await sleep(systemClock, 200);
     expect(streams).toHaveLength(1);
-    await sleep(1700); // asked again, no answer this time
+    await sleep(systemClock, 1700); // asked again, no answer this time
     expect(streams.length).toBeGreaterThanOrEqual(2);
     expect(streams[0]!.canceled).toBe(true);
     expect(streams[0]!.ended).toBe(false); // counted as a host failure by etcd3
@@ -122,7 +122,7 @@ describe('PrefixWatch', () => {
     const { logger, lines } = captureLogger();
     const w = new PrefixWatch(client, keys, () => { throw new Error('boom'); }, { log: logger, clock: systemClock, answerTimeoutMs: 1000 });
     const starting = w.start(1000);
-    await sleep(0);
+    await sleep(systemClock, 0);
     streams[0]!.send({ created: true, header: header(1) });
     await starting;
     streams[0]!.send({ events: [put('leader', 2), put('status', 3)] as never });

@@ -1,6 +1,7 @@
 // initializeCluster when a step fails, maybe only on its deadline (a late answer may hide a
 // success). Regression for sim bootstrap-wipes-committed-cluster: a data directory that etcd
 // records, or may still record, is never removed. Fakes stand in for etcd and PostgreSQL.
+import { systemClock } from '../../../agent/clock.js';
 import { describe, expect, it } from 'vitest';
 import { execute, type ActionContext } from '../../../agent/runtime/actions.js';
 import type { LeaseKeeper } from '../../../agent/runtime/lease-keeper.js';
@@ -47,7 +48,7 @@ async function failedBootstrap(reread: InitializeState | Error, afterAbandon: In
   const pg = recorder<PostgresNode>({ probe: async () => pgPrimary({ systemId: SYS }) }, calls);
   const lease = { deadline: 1e12, arm: (on: boolean) => { calls.push(`arm(${on})`); }, renewNow: async () => true } as unknown as LeaseKeeper;
   const ctx: ActionContext = {
-    name: 'b', dcs, pg, lease, clock: { now: () => 1000, wallNow: () => 1000 }, logger: createLogger({ level: 'silent', format: 'json' }),
+    name: 'b', dcs, pg, lease, clock: { ...systemClock, now: () => 1000, wallNow: () => 1000 }, logger: createLogger({ level: 'silent', format: 'json' }),
     race: {} as never, bootstrapConfig: DEFAULT_DYNAMIC_CONFIG, useSlots: () => true, dynamic: () => DEFAULT_DYNAMIC_CONFIG,
     onSync: () => undefined, settings: () => settings, peerTimeoutMs: () => 1000, setActivity: () => undefined,
     setRewindFailed: () => undefined, setCleanHandover: () => undefined, setHoldsKey: () => undefined, setServing: () => undefined,

@@ -1,6 +1,7 @@
 // The HA loop feeds monitoring: each cycle's duration and decision, leader changes between cluster
 // views, and the dynamic config in force (GET /config). Fakes stand in for etcd and PostgreSQL:
 // a replica following node-a, whose leader key then moves to node-c.
+import { systemClock } from '../../../agent/clock.js';
 import { describe, expect, it } from 'vitest';
 import type { ClusterView, PgView } from '../../../agent/core/types.js';
 import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
@@ -12,7 +13,7 @@ import { fake, replicaLoop } from './fakes.js';
 describe('HaLoop → metrics', () => {
   it('counts decisions and leader changes, times cycles, and publishes the dynamic config', async () => {
     let t = 1000;
-    const clock = { now: () => t, wallNow: () => 1_735_689_600_000 + t };
+    const clock = { ...systemClock, now: () => t, wallNow: () => 1_735_689_600_000 + t };
     const replicaPg: PgView = replicaState().pg;
     let view: ClusterView = clusterView({ members: [member('node-a', { role: 'primary' }), member('node-b'), member('node-c')] });
     const config = { ...DEFAULT_DYNAMIC_CONFIG, ttl: 30, loop_wait: 10, retry_timeout: 10 };

@@ -1,5 +1,6 @@
 // Rule 2: the leader fences itself at t0 + ttl − margin when renewals stop succeeding, without
 // waiting for etcd, and never while renewals keep succeeding.
+import { systemClock } from '../../../agent/clock.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { LeaseKeeper } from '../../../agent/runtime/lease-keeper.js';
@@ -15,7 +16,7 @@ function setup() {
   let etcdUp = true;
   let regrant = false;
   const fenced: number[] = [];
-  const clock = { now: () => Date.now(), wallNow: () => Date.now() };
+  const clock = { ...systemClock, now: () => Date.now(), wallNow: () => Date.now() };
   const keeper = new LeaseKeeper({
     dcs: {
       renewLease: vi.fn(async () => {

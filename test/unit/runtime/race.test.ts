@@ -4,6 +4,7 @@
 // stale-race-view (scenario "a race decided on a view that changed before the key was taken is
 // lost"). Fakes stand in for etcd and PostgreSQL; the etcd transaction itself is tested against
 // real etcd in test/integration/dcs/etcd-dcs.test.ts.
+import { systemClock } from '../../../agent/clock.js';
 import { describe, expect, it } from 'vitest';
 import type { PgView } from '../../../agent/core/types.js';
 import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
@@ -21,7 +22,7 @@ const R = 41;
  */
 async function raceOnce(acquire: (opts: AcquireLeaderOptions) => boolean, o: { synchronous?: boolean; over?: Partial<Dcs> } = {}) {
   const t = 1000;
-  const clock = { now: () => t, wallNow: () => 1_735_689_600_000 + t };
+  const clock = { ...systemClock, now: () => t, wallNow: () => 1_735_689_600_000 + t };
   const asked: AcquireLeaderOptions[] = [];
   const pgCalls: string[] = [];
   const dcs = fake<Dcs>({
