@@ -44,7 +44,7 @@ function loadAgentArgs(argv: AgentArgs) {
 
 async function runAgentCommand(argv: AgentArgs): Promise<number> {
   const cfg = loadAgentArgs(argv);
-  const { startAgent } = await import('./runtime/agent.js');
+  const { startAgent } = await import('./daemon/agent.js');
   // SIGHUP: re-read the config file; log.level applies at once (see RunningAgent.reload).
   // Installed before the agent starts: SIGHUP's default action would kill the process.
   let running: Awaited<ReturnType<typeof startAgent>> | null = null;

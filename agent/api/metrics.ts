@@ -10,7 +10,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { NodeState } from '../runtime/node-state.js';
-import type { LoopMetrics } from '../runtime/ports.js';
+import type { LoopMetrics } from '../ports/ports.js';
 import { holdsLeaderKey, runsAsPrimary } from './health.js';
 import { buildClusterDoc } from './status-doc.js';
 

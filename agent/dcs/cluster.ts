@@ -3,7 +3,7 @@
 import type { IKeyValue } from 'etcd3';
 import type { DynamicConfig } from '../config/types.js';
 import type { ClusterView, InitializeState, MemberRecord } from '../core/types.js';
-import type { ClusterSnapshot } from '../runtime/ports.js';
+import type { ClusterSnapshot } from '../ports/ports.js';
 import type { BadValueLog } from './bad-values.js';
 import {
   decodeFailover, decodeHistory, decodeInitialize, decodeLeader, decodeMember, decodeStatus, decodeSync,

@@ -5,7 +5,7 @@ import type { Etcd3, ICompare, IRequestOp, ITxnRequest, ITxnResponse, KVClient, 
 import type { DynamicConfig, TlsFiles } from '../config/types.js';
 import type { FailoverRequest, HistoryRow, InitializeState, LeaderStatus, MemberRecord, SyncState } from '../core/types.js';
 import type { Logger } from '../log.js';
-import type { AcquireLeaderOptions, ClusterSnapshot, Dcs, LeaseRenewal } from '../runtime/ports.js';
+import type { AcquireLeaderOptions, ClusterSnapshot, Dcs, LeaseRenewal } from '../ports/ports.js';
 import { BadValueLog } from './bad-values.js';
 import { Budget, CallRunner, DcsError, type MonotonicClock, type RequestObserver } from './calls.js';
 import { createEtcdClient } from './client.js';

@@ -1,7 +1,7 @@
 // The agent's one etcd lease (rule 2). No automatic keepalive: the runtime renews it on its own
 // schedule and learns the monotonic time each successful renewal was *sent*.
 import { castGrpcError, type LeaseClient } from 'etcd3';
-import type { LeaseRenewal } from '../runtime/ports.js';
+import type { LeaseRenewal } from '../ports/ports.js';
 import type { Logger } from '../log.js';
 import { DcsError, type Budget, type CallRunner, type MonotonicClock } from './calls.js';
 

@@ -10,7 +10,7 @@ import { parseLsn } from '../core/lsn.js';
 import { fnv1a } from '../core/slots.js';
 import type { Logger } from '../log.js';
 import { sleep, systemClock } from '../clock.js';
-import type { PostgresNode, ReplicationRow, RewindOutcome, Upstream } from '../runtime/ports.js';
+import type { PostgresNode, ReplicationRow, RewindOutcome, Upstream } from '../ports/ports.js';
 import { ensureRoles, runBasebackup, runInitdb } from './bootstrap.js';
 import { BASE_CONF, CONF_MARKER, parseUpstream, renderHba, renderPgpass, renderPostgresqlConf } from './conf.js';
 import {

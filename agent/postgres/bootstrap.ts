@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type pg from 'pg';
 import type { Logger } from '../log.js';
-import type { Upstream } from '../runtime/ports.js';
+import type { Upstream } from '../ports/ports.js';
 import type { PgSettings } from './conf.js';
 import { runProgram, tail, type Owner } from './exec.js';
 import { removeIfExists, writeOwnedFile } from './fsutil.js';

@@ -1,7 +1,7 @@
 // Pure rendering of the files pgwarden owns in the data dir: postgresql.conf, pg_hba.conf, the
 // passfile, and libpq conninfo strings. No I/O here, so all of it is unit-tested.
 import type { AgentConfig } from '../config/types.js';
-import type { Upstream } from '../runtime/ports.js';
+import type { Upstream } from '../ports/ports.js';
 import { slotNameFor } from '../core/slots.js';
 
 export type PgSettings = AgentConfig['postgresql'];

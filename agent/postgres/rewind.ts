@@ -1,7 +1,7 @@
 // pg_rewind of a stopped former primary against the new primary.
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import type { RewindOutcome, Upstream } from '../runtime/ports.js';
+import type { RewindOutcome, Upstream } from '../ports/ports.js';
 import { buildConninfo } from './conf.js';
 import { runProgram, tail, type Owner } from './exec.js';
 import { withConnection, type ConnConfig } from './sql.js';

@@ -6,7 +6,7 @@ import type { Clock } from '../clock.js';
 import { wantedSlots } from '../core/slots.js';
 import { withinLease } from '../core/lease.js';
 import { bootstrapRecord } from '../core/bootstrap.js';
-import type { Dcs, PostgresNode, Upstream, ViewChange } from './ports.js';
+import type { Dcs, PostgresNode, Upstream, ViewChange } from '../ports/ports.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import { runRace, type RaceDeps } from './race-runner.js';
 import { FatalAgentError } from './errors.js';

@@ -6,7 +6,7 @@ import type { DynamicConfig } from '../config/types.js';
 import { decide } from '../core/decide.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { ClusterSnapshot, Dcs, LoopMetrics, PostgresNode } from './ports.js';
+import type { ClusterSnapshot, Dcs, LoopMetrics, PostgresNode } from '../ports/ports.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { execute, type ActionContext } from './actions.js';
 import type { RaceDeps } from './race-runner.js';

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
 import { afterRenewal, renewIntervalMs } from '../core/lease.js';
 import type { HaSettings } from '../core/types.js';
-import type { Dcs } from './ports.js';
+import type { Dcs } from '../ports/ports.js';
 
 export interface LeaseKeeperDeps {
   readonly dcs: Pick<Dcs, 'renewLease'>;

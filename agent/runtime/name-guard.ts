@@ -4,7 +4,7 @@
 import type { Clock } from '../clock.js';
 import { sleep } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { Dcs, PeerStatusFetcher } from './ports.js';
+import type { Dcs, PeerStatusFetcher } from '../ports/ports.js';
 import { FatalAgentError } from './errors.js';
 
 export async function ensureNameFree(opts: {

@@ -2,7 +2,7 @@
 // health checks from this snapshot alone (never from a PostgreSQL query).
 import type { ClusterView, PgState, PgView, Tags, Decision, HaSettings } from '../core/types.js';
 import type { DynamicConfig } from '../config/types.js';
-import type { ReplicationRow } from './ports.js';
+import type { ReplicationRow } from '../ports/ports.js';
 
 export interface NodeState {
   readonly name: string;

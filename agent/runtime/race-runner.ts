@@ -2,7 +2,7 @@
 // parallel, short timeout), then let the pure core decide.
 import type { ClusterView, Decision, HaSettings, LocalView, PeerStatus } from '../core/types.js';
 import { decideRace } from '../core/race.js';
-import type { PeerStatusFetcher } from './ports.js';
+import type { PeerStatusFetcher } from '../ports/ports.js';
 
 export interface RaceDeps {
   readonly fetchPeer: PeerStatusFetcher;

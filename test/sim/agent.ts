@@ -27,7 +27,7 @@ import type {
 } from '../../agent/core/types.js';
 import { memberRecord, pgStateOf, type Identity } from '../../agent/runtime/member-record.js';
 import { newSyncBarrier, type SyncBarrier } from '../../agent/runtime/sync-manager.js';
-import type { AcquireLeaderOptions, ViewChange } from '../../agent/runtime/ports.js';
+import type { AcquireLeaderOptions, ViewChange } from '../../agent/ports/ports.js';
 import { toPeerStatus } from '../../agent/api/peer-client.js';
 import type { HostClock, Scheduler } from './clock.js';
 import { KEY, decodeCluster, sameSync, type SimEtcd, type Snapshot } from './etcd.js';

@@ -10,7 +10,7 @@ import { sleep, systemClock } from '../../../agent/clock.js';
 import { waitFor } from '../../../agent/local/wait.js';
 import { freshScope, makeDcs, member } from './support.js';
 import { encodeHistory, encodeStatus } from '../../../agent/dcs/codec.js';
-import type { ViewChange } from '../../../agent/runtime/ports.js';
+import type { ViewChange } from '../../../agent/ports/ports.js';
 
 let etcd: EtcdTestCluster;
 let raw: Etcd3;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slotNameFor } from '../../../agent/core/slots.js';
 import { PostgresAdapter, type Owner } from '../../../agent/postgres/index.js';
-import type { Upstream } from '../../../agent/runtime/ports.js';
+import type { Upstream } from '../../../agent/ports/ports.js';
 import {
   freePort, makeRoot, pgSettings, postgresUnder, requirePreconditions, sql, testLogger, waitFor,
 } from './support.js';

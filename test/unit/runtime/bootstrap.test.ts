@@ -5,7 +5,7 @@ import { systemClock } from '../../../agent/clock.js';
 import { describe, expect, it } from 'vitest';
 import { execute, type ActionContext } from '../../../agent/runtime/actions.js';
 import type { LeaseKeeper } from '../../../agent/runtime/lease-keeper.js';
-import type { ClusterSnapshot, Dcs, PostgresNode } from '../../../agent/runtime/ports.js';
+import type { ClusterSnapshot, Dcs, PostgresNode } from '../../../agent/ports/ports.js';
 import type { InitializeState } from '../../../agent/core/types.js';
 import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
 import { createLogger } from '../../../agent/log.js';

@@ -6,7 +6,7 @@ import { createLogger, type Logger } from '../../../agent/log.js';
 import type { Clock } from '../../../agent/clock.js';
 import { HaLoop } from '../../../agent/runtime/ha-loop.js';
 import { NodeStateStore } from '../../../agent/runtime/node-state.js';
-import type { Dcs, LoopMetrics, PostgresNode } from '../../../agent/runtime/ports.js';
+import type { Dcs, LoopMetrics, PostgresNode } from '../../../agent/ports/ports.js';
 import { replicaState } from '../api/builders.js';
 
 /** Every method resolves to undefined unless overridden. */

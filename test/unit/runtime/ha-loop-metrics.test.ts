@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClusterView, PgView } from '../../../agent/core/types.js';
 import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
 import { AgentMetrics } from '../../../agent/api/metrics.js';
-import type { ClusterSnapshot, Dcs, PostgresNode } from '../../../agent/runtime/ports.js';
+import type { ClusterSnapshot, Dcs, PostgresNode } from '../../../agent/ports/ports.js';
 import { clusterView, member, replicaState, OPTIME } from '../api/builders.js';
 import { fake, replicaLoop } from './fakes.js';
 

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import { createLogger, rootOf, setLogLevel } from '../../../agent/log.js';
-import { applyConfigReload, changedKeys } from '../../../agent/runtime/agent.js';
+import { applyConfigReload, changedKeys } from '../../../agent/daemon/agent.js';
 import { loadAgentConfig } from '../../../agent/config/load.js';
 
 const BASE = {

@@ -8,7 +8,7 @@ import { systemClock } from '../../../agent/clock.js';
 import { describe, expect, it } from 'vitest';
 import type { PgView } from '../../../agent/core/types.js';
 import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
-import type { AcquireLeaderOptions, ClusterSnapshot, Dcs, PostgresNode } from '../../../agent/runtime/ports.js';
+import type { AcquireLeaderOptions, ClusterSnapshot, Dcs, PostgresNode } from '../../../agent/ports/ports.js';
 import { clusterView, member, replicaState } from '../api/builders.js';
 import { captureLogger } from '../../integration/dcs/capture-log.js';
 import { fake, replicaLoop } from './fakes.js';

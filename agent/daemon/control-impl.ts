@@ -6,9 +6,9 @@ import type { Logger } from '../log.js';
 import { sleep } from '../clock.js';
 import { isEligible, memberAsCandidate } from '../core/eligibility.js';
 import type { ClusterView, HaSettings } from '../core/types.js';
-import type { ControlPort, ControlResult, SwitchoverRequest } from './control.js';
-import type { Dcs, PeerStatusFetcher, PostgresNode } from './ports.js';
-import type { HaLoop } from './ha-loop.js';
+import type { ControlPort, ControlResult, SwitchoverRequest } from '../runtime/control.js';
+import type { Dcs, PeerStatusFetcher, PostgresNode } from '../ports/ports.js';
+import type { HaLoop } from '../runtime/ha-loop.js';
 
 export interface ControlDeps {
   readonly name: string;

@@ -12,10 +12,10 @@ import { peerStatusGetter, toPeerStatus } from '../api/peer-client.js';
 import { PGWARDEN_VERSION } from '../version.js';
 import { NO_TAGS, type PgView, type Tags } from '../core/types.js';
 import { eligibleReplicas } from '../core/eligibility.js';
-import { HaLoop } from './ha-loop.js';
-import { NodeStateStore } from './node-state.js';
-import { splitHostPort, type Identity } from './member-record.js';
-import { ensureNameFree } from './name-guard.js';
+import { HaLoop } from '../runtime/ha-loop.js';
+import { NodeStateStore } from '../runtime/node-state.js';
+import { splitHostPort, type Identity } from '../runtime/member-record.js';
+import { ensureNameFree } from '../runtime/name-guard.js';
 import { createControl } from './control-impl.js';
 
 const UNKNOWN_PG: PgView = {

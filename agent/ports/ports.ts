@@ -1,5 +1,6 @@
-// The small interfaces the runtime drives. Real adapters live in agent/dcs and agent/postgres;
-// unit tests and the simulator plug in fakes.
+// The small interfaces the runtime drives (ports). They live below runtime, dcs and postgres so that
+// the adapters (agent/dcs, agent/postgres) implement them without importing the runtime; unit
+// tests and the simulator plug in fakes.
 import type {
   ClusterView, HistoryRow, InitializeState, LeaderStatus, Lsn, MemberRecord, PgView, FailoverRequest, SyncState,
 } from '../core/types.js';
