@@ -27,7 +27,6 @@ export function etcdMemberSource(o: EtcdSourceOptions): MemberSource & { close()
     namespace: o.namespace,
     scope: o.scope,
     name: READER_NAME,
-    ttlSeconds: 60,
     retryTimeoutMs: o.timeoutMs,
     clock: systemClock,
     logger: o.logger,

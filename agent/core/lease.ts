@@ -21,10 +21,31 @@ export function withinLease(deadline: number | null, now: number): boolean {
   return deadline !== null && now < deadline;
 }
 
-/** What one successful lease renewal means for rule 2. */
-export interface RenewalEffect {
-  /** The new deadline: leaseDeadline(sentAt), never earlier than the previous one. */
+/**
+ * A successful renewal, as the DCS adapter reports it: every etcd lease that may hold one of our
+ * keys lives at least until `sentAt + ttlMs` on our monotonic clock (the adapter reports the pair
+ * that ends first, with the TTL etcd actually granted, not the one configured).
+ */
+export interface RenewalReport {
+  readonly sentAt: number;
+  readonly ttlMs: number;
+  /** The previous lease had expired and a new one was granted (keys on it are gone). */
+  readonly newLease: boolean;
+  /**
+   * Changes whenever the set of leases that may hold our keys changes (a grant, a move to a
+   * lease with another TTL). Within one epoch a later send can only end later.
+   */
+  readonly epoch: number;
+}
+
+/** The lease keeper's rule-2 state between renewals. */
+export interface LeaseState {
   readonly deadline: number;
+  readonly epoch: number;
+}
+
+/** What one successful lease renewal means for rule 2. */
+export interface RenewalEffect extends LeaseState {
   /**
    * The renewal had to grant a NEW lease while we serve as primary: the leader key went with the
    * old lease, so fence now rather than let the new lease's deadline keep a primary that no longer
@@ -34,13 +55,15 @@ export interface RenewalEffect {
 }
 
 /**
- * The lease keeper's bookkeeping after a renewal succeeded (agent/runtime/lease-keeper.ts and the
- * simulator's copy of it share this). A late success of an older request must not move the
- * deadline backwards.
+ * The lease keeper's bookkeeping after a renewal succeeded (agent/runtime/lease-keeper.ts). The
+ * deadline follows the TTL etcd granted. Within one epoch a late success of an older request must
+ * not move the deadline backwards; a new epoch (another lease, maybe a shorter TTL) replaces it,
+ * even with an earlier one: the old lease's expiry no longer bounds the key.
  */
-export function afterRenewal(
-  previous: number | null, renewal: { readonly sentAt: number; readonly newLease: boolean }, armed: boolean, ttlMs: number,
-): RenewalEffect {
-  const next = leaseDeadline(renewal.sentAt, ttlMs);
-  return { deadline: previous === null || next > previous ? next : previous, fenceNow: renewal.newLease && armed };
+export function afterRenewal(previous: LeaseState | null, renewal: RenewalReport, armed: boolean): RenewalEffect {
+  const next = leaseDeadline(renewal.sentAt, renewal.ttlMs);
+  const fenceNow = renewal.newLease && armed;
+  if (previous === null || renewal.epoch > previous.epoch) return { deadline: next, epoch: renewal.epoch, fenceNow };
+  if (renewal.epoch < previous.epoch) return { ...previous, fenceNow };
+  return { deadline: Math.max(next, previous.deadline), epoch: previous.epoch, fenceNow };
 }

@@ -10,7 +10,7 @@ import { apiTlsFromConfig, readTlsFiles, reloadTls } from '../api/tls.js'; // [a
 import { AgentMetrics } from '../api/metrics.js';
 import { peerStatusGetter, toPeerStatus } from '../api/peer-client.js';
 import { PGWARDEN_VERSION } from '../version.js';
-import { NO_TAGS, type PgView, type Tags } from '../core/types.js';
+import { NO_TAGS, type HaSettings, type PgView, type Tags } from '../core/types.js';
 import { eligibleReplicas } from '../core/eligibility.js';
 import { HaLoop } from '../runtime/ha-loop.js';
 import { NodeStateStore } from '../runtime/node-state.js';
@@ -49,6 +49,8 @@ export interface RunningAgent {
 export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): Promise<RunningAgent> {
   const logger = createLogger({ level: cfg.log.level, format: cfg.log.format }).child({ node: cfg.name, scope: cfg.scope });
   const settings = toHaSettings(cfg.bootstrap.dcs);
+  // The settings in force: the bootstrap values until the HA loop reads the dynamic config.
+  let inForce: () => HaSettings = () => settings;
   // Gauges read the snapshot at scrape time (the store exists by the time anyone scrapes).
   const metrics = new AgentMetrics({ scope: cfg.scope, name: cfg.name, clock, state: () => store.get() });
   const runAs = process.getuid?.() === 0 ? osUserIds('postgres') : undefined;
@@ -58,8 +60,8 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
     namespace: cfg.namespace,
     scope: cfg.scope,
     name: cfg.name,
-    ttlSeconds: cfg.bootstrap.dcs.ttl,
-    retryTimeoutMs: settings.retryTimeoutMs,
+    // Follows the dynamic config at runtime, like every other timing.
+    retryTimeoutMs: () => inForce().retryTimeoutMs,
     clock,
     logger,
     ...(cfg.etcd.username && cfg.etcd.password ? { auth: { username: cfg.etcd.username, password: cfg.etcd.password } } : {}),
@@ -90,6 +92,7 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
     toSettings: toHaSettings,
     metrics,
   });
+  inForce = () => loop.settings;
   // What the mutating endpoints call (switchover, failover, restart, reinitialize, reload).
   const control = createControl({
     name: cfg.name, dcs, pg, loop, clock, logger, bootstrapConfig: cfg.bootstrap.dcs, fetchPeer: fetchPeerStatus,

@@ -17,7 +17,7 @@ import {
 } from './codec.js';
 import { encodeConfig } from './config-value.js';
 import { ClusterKeys, KEY, MEMBERS_DIR, checkSegment } from './keys.js';
-import { LeaseKeeper } from './lease.js';
+import { EtcdLease } from './lease.js';
 import { PrefixWatch } from './watch.js';
 
 export interface EtcdDcsOptions {
@@ -28,10 +28,11 @@ export interface EtcdDcsOptions {
   scope: string;
   /** This agent's member name. */
   name: string;
-  /** TTL of our lease (dynamic config `ttl`). */
-  ttlSeconds: number;
-  /** Deadline of every DCS operation (dynamic config `retry_timeout`, in ms). */
-  retryTimeoutMs: number;
+  /**
+   * Deadline of every DCS operation (dynamic config `retry_timeout`, in ms). A function when it
+   * follows the dynamic config at runtime; read at the start of each operation.
+   */
+  retryTimeoutMs: number | (() => number);
   /** Monotonic clock: deadlines and the lease renewal's send time. */
   clock: MonotonicClock;
   logger: Logger;
@@ -53,9 +54,9 @@ export class EtcdDcs implements Dcs {
   readonly #watchClient: WatchClient;
   readonly #keys: ClusterKeys;
   readonly #name: string;
-  readonly #retryTimeoutMs: number;
+  readonly #retryTimeoutMs: () => number;
   readonly #runner: CallRunner;
-  readonly #lease: LeaseKeeper;
+  readonly #lease: EtcdLease;
   readonly #badValues: BadValueLog;
   readonly #log: Logger;
   readonly #clock: MonotonicClock;
@@ -64,14 +65,15 @@ export class EtcdDcs implements Dcs {
 
   constructor(o: EtcdDcsOptions) {
     checkSegment('member name', o.name);
-    if (!(o.retryTimeoutMs > 0)) throw new Error(`retryTimeoutMs must be positive, got ${o.retryTimeoutMs}`);
+    const retry = o.retryTimeoutMs;
+    this.#retryTimeoutMs = typeof retry === 'function' ? retry : () => retry;
+    if (!(this.#retryTimeoutMs() > 0)) throw new Error(`retryTimeoutMs must be positive, got ${this.#retryTimeoutMs()}`);
     this.#keys = new ClusterKeys(o.namespace ?? '/pgwarden', o.scope);
     this.#name = o.name;
-    this.#retryTimeoutMs = o.retryTimeoutMs;
     this.#clock = o.clock;
     this.#log = o.logger.child({ component: 'dcs' });
     this.#client = createEtcdClient({
-      hosts: o.hosts, retryTimeoutMs: o.retryTimeoutMs,
+      hosts: o.hosts, retryTimeoutMs: this.#retryTimeoutMs(),
       ...(o.auth ? { auth: o.auth } : {}), ...(o.tls ? { tls: o.tls } : {}),
     });
     this.#kv = this.#client.kv;
@@ -79,7 +81,7 @@ export class EtcdDcs implements Dcs {
     // Lease keepalives and watches are streams: their failures keep a slow host's connection.
     const streams = streamClients(this.#client);
     this.#watchClient = streams.watches;
-    this.#lease = new LeaseKeeper(streams.leases, this.#runner, o.clock, o.ttlSeconds, this.#log);
+    this.#lease = new EtcdLease(streams.leases, this.#runner, o.clock, (from, to, budget) => this.#rebind(from, to, budget), this.#log);
     this.#badValues = new BadValueLog(this.#log);
   }
 
@@ -96,9 +98,40 @@ export class EtcdDcs implements Dcs {
     });
   }
 
-  async renewLease(): Promise<LeaseRenewal> {
+  async renewLease(ttlSeconds: number): Promise<LeaseRenewal> {
     this.#checkOpen();
-    return this.#lease.renew(this.#budget());
+    return this.#lease.renew(this.#budget(), ttlSeconds);
+  }
+
+  /**
+   * Move our keys bound to lease `from` onto lease `to`: the leader key (holding our name), our
+   * member key, and our bootstrap claim. One transaction; each key moves only if it is still on
+   * `from`, so a key another writer replaced meanwhile is left alone.
+   */
+  async #rebind(from: string, to: string, budget: Budget): Promise<void> {
+    const moves: Array<{ key: Buffer; value?: string }> = [
+      { key: this.#keys.key(KEY.leader), value: this.#name },
+      { key: this.#keys.key(`${MEMBERS_DIR}${this.#name}`) },
+      { key: this.#keys.key(KEY.initialize), value: '' },
+    ];
+    const read = await this.#run('read keys to move', budget, (opts) => this.#kv.txn({
+      compare: [], success: moves.map((m) => ({ request_range: { key: m.key } })), failure: [],
+    }, opts), true);
+    const ops: Txn[] = [];
+    read.responses.forEach((r, i) => {
+      const kv = r.response_range?.kvs[0];
+      const m = moves[i]!;
+      if (!kv || kv.lease !== from || (m.value !== undefined && kv.value.toString('utf8') !== m.value)) return;
+      ops.push({
+        compare: [onLease(m.key, from), { key: m.key, target: 'Mod', result: 'Equal', mod_revision: kv.mod_revision }],
+        success: [{ request_put: { key: m.key, value: kv.value, lease: to } }],
+        failure: [],
+      });
+    });
+    if (ops.length === 0) return;
+    await this.#run('move keys to the new lease', budget, (opts) => this.#kv.txn({
+      compare: [], success: ops.map((t) => ({ request_txn: t })), failure: [],
+    }, opts), true);
   }
 
   async acquireLeader(opts: AcquireLeaderOptions = {}): Promise<boolean> {
@@ -315,10 +348,10 @@ export class EtcdDcs implements Dcs {
   async watch(onChange: (key: string) => void): Promise<() => Promise<void>> {
     this.#checkOpen();
     const w = new PrefixWatch(this.#watchClient, this.#keys, onChange, {
-      log: this.#log, clock: this.#clock, answerTimeoutMs: this.#retryTimeoutMs,
+      log: this.#log, clock: this.#clock, answerTimeoutMs: this.#retryTimeoutMs(),
     });
     this.#watches.add(w);
-    await w.start(this.#retryTimeoutMs);
+    await w.start(this.#retryTimeoutMs());
     return async () => {
       this.#watches.delete(w);
       await w.cancel();
@@ -341,7 +374,7 @@ export class EtcdDcs implements Dcs {
   // -------------------------------------------------------------------------------------------
 
   #budget(): Budget {
-    return this.#runner.budget(this.#retryTimeoutMs);
+    return this.#runner.budget(this.#retryTimeoutMs());
   }
 
   #checkOpen(): void {

@@ -5,6 +5,7 @@ import type {
   ClusterView, HistoryRow, InitializeState, LeaderStatus, Lsn, MemberRecord, PgView, FailoverRequest, SyncState,
 } from '../core/types.js';
 import type { DynamicConfig } from '../config/types.js';
+import type { RenewalReport } from '../core/lease.js';
 
 /** A reading of the cluster plus the etcd revision it was taken at and the parsed dynamic config. */
 export interface ClusterSnapshot {
@@ -34,12 +35,8 @@ export interface ViewChange {
   readonly modRevision: number;
 }
 
-export interface LeaseRenewal {
-  /** Monotonic ms at which the successful keepalive (or grant) was *sent*. */
-  readonly sentAt: number;
-  /** True when the previous lease had expired and a new one was granted (keys on it are gone). */
-  readonly newLease: boolean;
-}
+/** A successful lease renewal (see RenewalReport in agent/core/lease.ts). */
+export type LeaseRenewal = RenewalReport;
 
 /**
  * The agent's view of etcd. Every call has a deadline (retry_timeout) and rejects on failure;
@@ -48,8 +45,12 @@ export interface LeaseRenewal {
 export interface Dcs {
   /** Read every key of the cluster in one range request. */
   readCluster(): Promise<ClusterSnapshot>;
-  /** Keep our lease alive (grant a fresh one if it expired). */
-  renewLease(): Promise<LeaseRenewal>;
+  /**
+   * Keep our lease alive (grant a fresh one if it expired). When `ttlSeconds` differs from the
+   * TTL the lease was granted with, grant one with the new TTL and move our keys onto it. The
+   * answer names the TTL etcd granted: rule 2's deadline is computed from it, never from config.
+   */
+  renewLease(ttlSeconds: number): Promise<LeaseRenewal>;
   /**
    * Create `leader` = our name on our lease, only if absent; if it already holds our name (on a
    * lease of our previous run), rebind it to our current lease. Resolves true if we now hold it.

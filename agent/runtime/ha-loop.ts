@@ -208,8 +208,8 @@ export class HaLoop {
 
   #nap(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() { clearTimeout(t); resolve(); }
+      const t = this.deps.clock.setTimer(ms, done);
+      function done() { t.cancel(); resolve(); }
       this.#wake = () => { this.#wake = null; done(); };
     });
   }

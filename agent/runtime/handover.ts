@@ -6,6 +6,7 @@
 // restart as primary: we still hold the key, nothing was lost.
 import type { ClusterView, HaSettings, LocalView } from '../core/types.js';
 import type { ActionContext } from './actions.js';
+import { sleep } from '../clock.js';
 
 const CONFIRM_TIMEOUT_MS = 5000;
 const POLL_MS = 25;
@@ -44,7 +45,7 @@ export async function handOver(
     // Ask its PostgreSQL, not its API: the API's figures are refreshed once per HA cycle.
     seen = await ctx.pg.peerReceivedLsn({ name: m.name, host: m.host, port: m.port });
     if (seen !== null && seen > checkpoint) break;
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await sleep(ctx.clock, POLL_MS);
   }
   if (seen === null || seen <= checkpoint) {
     log.error({ checkpoint, candidate_wal: seen }, `${candidate} did not confirm our shutdown checkpoint; restarting as primary`);

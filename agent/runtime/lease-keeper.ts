@@ -2,8 +2,8 @@
 // enforces rule 2: while we serve as primary, a timer fires at the lease deadline and fences
 // PostgreSQL unless a later renewal has moved the deadline on. It never waits for etcd to fence.
 import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
-import { afterRenewal, renewIntervalMs } from '../core/lease.js';
+import type { Clock, Timer } from '../clock.js';
+import { afterRenewal, renewIntervalMs, type LeaseState } from '../core/lease.js';
 import type { HaSettings } from '../core/types.js';
 import type { Dcs } from '../ports/ports.js';
 
@@ -22,10 +22,10 @@ export interface LeaseKeeperDeps {
 }
 
 export class LeaseKeeper {
-  #deadline: number | null = null;
+  #state: LeaseState | null = null;
   #armed = false;
-  #renewTimer: NodeJS.Timeout | null = null;
-  #fenceTimer: NodeJS.Timeout | null = null;
+  #renewTimer: Timer | null = null;
+  #fenceTimer: Timer | null = null;
   #stopped = true;
   #inFlight: Promise<void> | null = null;
   #failures = 0;
@@ -34,7 +34,7 @@ export class LeaseKeeper {
 
   /** Monotonic instant our right to be primary ends, or null before the first renewal. */
   get deadline(): number | null {
-    return this.#deadline;
+    return this.#state?.deadline ?? null;
   }
 
   /** Start renewing periodically; the first renewal is the caller's renewNow(). */
@@ -45,8 +45,8 @@ export class LeaseKeeper {
 
   stop(): void {
     this.#stopped = true;
-    if (this.#renewTimer) clearTimeout(this.#renewTimer);
-    if (this.#fenceTimer) clearTimeout(this.#fenceTimer);
+    this.#renewTimer?.cancel();
+    this.#fenceTimer?.cancel();
     this.#renewTimer = this.#fenceTimer = null;
   }
 
@@ -65,8 +65,8 @@ export class LeaseKeeper {
 
   #schedule(delay: number): void {
     if (this.#stopped) return;
-    if (this.#renewTimer) clearTimeout(this.#renewTimer);
-    this.#renewTimer = setTimeout(() => {
+    this.#renewTimer?.cancel();
+    this.#renewTimer = this.deps.clock.setTimer(delay, () => {
       const p = this.#renew().then(() => undefined);
       this.#inFlight = p;
       void p.finally(() => {
@@ -75,49 +75,51 @@ export class LeaseKeeper {
         // let the deadline pass on a single slow round trip.
         this.#schedule(this.#failures > 0 ? Math.min(100, renewIntervalMs(this.deps.settings())) : renewIntervalMs(this.deps.settings()));
       });
-    }, delay);
+    });
   }
 
   async #renew(): Promise<boolean> {
     const settings = this.deps.settings();
     try {
-      const r = await this.deps.dcs.renewLease();
-      const effect = afterRenewal(this.#deadline, r, this.#armed, settings.ttlMs);
+      // The lease's TTL follows the dynamic ttl; the deadline follows what etcd granted.
+      const r = await this.deps.dcs.renewLease(Math.round(settings.ttlMs / 1000));
+      const effect = afterRenewal(this.#state, r, this.#armed);
       if (effect.fenceNow) {
         this.deps.logger.error({ action: 'fence' }, 'etcd lease expired and was re-granted while primary: fencing PostgreSQL');
         void this.deps.fence('lease expired and was re-granted; the leader key is gone');
       }
-      this.#deadline = effect.deadline;
+      this.#state = { deadline: effect.deadline, epoch: effect.epoch };
       if (this.#failures > 0) this.deps.logger.info({ failures: this.#failures }, 'lease renewal recovered');
       this.#failures = 0;
       this.#scheduleFence();
       // The wall-clock instant of the send, derived from the monotonic one (display only).
-      this.deps.onRenewed?.(this.#deadline, this.deps.clock.wallNow() - (this.deps.clock.now() - r.sentAt));
+      this.deps.onRenewed?.(effect.deadline, this.deps.clock.wallNow() - (this.deps.clock.now() - r.sentAt));
       if (r.newLease) this.deps.onNewLease();
       return true;
     } catch (err) {
       this.#failures++;
-      const left = this.#deadline === null ? null : Math.round(this.#deadline - this.deps.clock.now());
+      const left = this.deadline === null ? null : Math.round(this.deadline - this.deps.clock.now());
       this.deps.logger.warn({ err: String(err), failures: this.#failures, ms_to_deadline: left }, 'lease renewal failed');
       return false;
     }
   }
 
   #scheduleFence(): void {
-    if (this.#fenceTimer) clearTimeout(this.#fenceTimer);
+    this.#fenceTimer?.cancel();
     this.#fenceTimer = null;
     if (!this.#armed || this.#stopped) return;
-    const deadline = this.#deadline;
+    const deadline = this.deadline;
     const delay = deadline === null ? 0 : Math.max(0, deadline - this.deps.clock.now());
-    this.#fenceTimer = setTimeout(() => {
+    this.#fenceTimer = this.deps.clock.setTimer(delay, () => {
       this.#fenceTimer = null;
       if (!this.#armed) return;
-      if (this.#deadline !== null && this.deps.clock.now() < this.#deadline) {
+      const deadline = this.deadline;
+      if (deadline !== null && this.deps.clock.now() < deadline) {
         this.#scheduleFence();
         return;
       }
-      this.deps.logger.error({ action: 'fence', deadline: this.#deadline }, 'lease deadline reached without a successful renewal: fencing PostgreSQL now');
+      this.deps.logger.error({ action: 'fence', deadline }, 'lease deadline reached without a successful renewal: fencing PostgreSQL now');
       void this.deps.fence('lease deadline reached without a successful renewal');
-    }, delay);
+    });
   }
 }

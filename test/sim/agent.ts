@@ -377,7 +377,8 @@ export class SimAgent {
     const lk = this.#lease;
     try {
       const r = yield* this.#renewLease();
-      const effect = afterRenewal(lk.deadline, r, lk.armed, this.settings.ttlMs);
+      const epoch = this.#leaseId ?? 0;
+      const effect = afterRenewal(lk.deadline === null ? null : { deadline: lk.deadline, epoch }, { ...r, ttlMs: this.settings.ttlMs, epoch }, lk.armed);
       if (effect.fenceNow && !this.env.sabotage.has('no-fence')) {
         this.#log('etcd lease expired and was re-granted while primary: FENCING PostgreSQL');
         spawn(this.proc, this.#fence());

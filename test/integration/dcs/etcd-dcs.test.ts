@@ -8,13 +8,13 @@ import { WARN } from './capture-log.js';
 import { EtcdTestCluster, haveOpenssl } from './etcd-server.js';
 import { sleep, systemClock } from '../../../agent/clock.js';
 import { waitFor } from '../../../agent/local/wait.js';
-import { freshScope, makeDcs, member } from './support.js';
+import { freshScope, makeDcs, member, type TestDcs } from './support.js';
 import { encodeHistory, encodeStatus } from '../../../agent/dcs/codec.js';
 import type { ViewChange } from '../../../agent/ports/ports.js';
 
 let etcd: EtcdTestCluster;
 let raw: Etcd3;
-const open: EtcdDcs[] = [];
+const open: TestDcs[] = [];
 
 beforeAll(async () => {
   etcd = await EtcdTestCluster.start(1);
@@ -28,7 +28,7 @@ afterAll(async () => {
   await etcd?.stop();
 });
 
-function dcs(scope: string, name: string, over: Partial<EtcdDcsOptions> = {}) {
+function dcs(scope: string, name: string, over: Partial<EtcdDcsOptions> & { ttlSeconds?: number } = {}) {
   const d = makeDcs(etcd.endpoints, { scope, name, ...over });
   open.push(d);
   return d;

@@ -11,18 +11,24 @@ export function freshScope(): string {
   return `t${process.pid}-${++scopeSeq}`;
 }
 
-export function makeDcs(endpoints: string[], over: Partial<EtcdDcsOptions> & { scope: string; name: string }): EtcdDcs & { lines: LogLine[] } {
+/** An EtcdDcs whose renewLease() asks for `ttlSeconds` (default 2) unless told otherwise. */
+export type TestDcs = EtcdDcs & { lines: LogLine[]; renewLease(ttlSeconds?: number): ReturnType<EtcdDcs['renewLease']> };
+
+export function makeDcs(
+  endpoints: string[], over: Partial<EtcdDcsOptions> & { scope: string; name: string; ttlSeconds?: number },
+): TestDcs {
   const { logger, lines } = captureLogger();
+  const { ttlSeconds = 2, ...options } = over;
   const dcs = new EtcdDcs({
     hosts: endpoints,
     namespace: '/pgwarden-test',
-    ttlSeconds: 2,
     retryTimeoutMs: 1000,
     clock: systemClock,
     logger,
-    ...over,
+    ...options,
   });
-  return Object.assign(dcs, { lines });
+  const renew = dcs.renewLease.bind(dcs);
+  return Object.assign(dcs, { lines, renewLease: (ttl?: number) => renew(ttl ?? ttlSeconds) });
 }
 
 export function member(name: string, over: Partial<MemberRecord> = {}): MemberRecord {

@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { EventEmitter } from 'node:events';
 import type { LeaseClient } from 'etcd3';
 import { CallRunner } from '../../../agent/dcs/calls.js';
-import { LeaseKeeper } from '../../../agent/dcs/lease.js';
+import { EtcdLease } from '../../../agent/dcs/lease.js';
 import { captureLogger } from '../../integration/dcs/capture-log.js';
 
 /** Clock that advances 10 ms on every read, so "read before sending" is visible. */
@@ -38,26 +38,26 @@ function fakeLeases(script: { grantIds: string[]; keepaliveTtl: number[] }, cloc
   return { client: client as unknown as LeaseClient, log };
 }
 
-describe('LeaseKeeper', () => {
+describe('EtcdLease', () => {
   test('first renewal grants; then keepalives; an expired lease is replaced and reported', async () => {
     const clock = stepClock();
     const { client, log } = fakeLeases({ grantIds: ['11', '12'], keepaliveTtl: [3, 0] }, clock);
     const runner = new CallRunner(clock, 1);
-    const lease = new LeaseKeeper(client, runner, clock, 3, captureLogger().logger);
+    const lease = new EtcdLease(client, runner, clock, async () => undefined, captureLogger().logger);
     const budget = () => runner.budget(1000);
 
-    const first = await lease.renew(budget());
+    const first = await lease.renew(budget(), 3);
     expect(first.newLease).toBe(true);
     expect(lease.id).toBe('11');
     // sentAt was read before the grant went out (the fake logs the clock at send time).
     expect(log[0]).toBe(`grant ttl=3 at=${first.sentAt}`);
 
-    const second = await lease.renew(budget());
-    expect(second).toEqual({ sentAt: expect.any(Number), newLease: false });
+    const second = await lease.renew(budget(), 3);
+    expect(second).toEqual({ sentAt: expect.any(Number), ttlMs: 3000, newLease: false, epoch: first.epoch });
     expect(second.sentAt).toBeGreaterThan(first.sentAt);
     expect(log[1]).toBe(`keepalive id=11 at=${second.sentAt}`);
 
-    const third = await lease.renew(budget()); // keepalive answers TTL 0: gone
+    const third = await lease.renew(budget(), 3); // keepalive answers TTL 0: gone
     expect(third.newLease).toBe(true);
     expect(lease.id).toBe('12');
     expect(log[2]).toMatch(/^keepalive id=11 /);
@@ -71,8 +71,8 @@ describe('LeaseKeeper', () => {
   test('lost() forgets only the lease it names', async () => {
     const clock = stepClock();
     const { client } = fakeLeases({ grantIds: ['21'], keepaliveTtl: [] }, clock);
-    const lease = new LeaseKeeper(client, new CallRunner(clock, 1), clock, 3, captureLogger().logger);
-    await lease.renew(new CallRunner(clock, 1).budget(1000));
+    const lease = new EtcdLease(client, new CallRunner(clock, 1), clock, async () => undefined, captureLogger().logger);
+    await lease.renew(new CallRunner(clock, 1).budget(1000), 3);
     lease.lost('20');
     expect(lease.id).toBe('21');
     lease.lost('21');

@@ -12,14 +12,17 @@ const settings: HaSettings = {
   checkTimeline: true, usePgRewind: true, rebuildOnRewindFailure: true, synchronousMode: false, synchronousModeStrict: false,
 };
 
-function setup() {
+function setup(granted: { ttlMs?: number } = {}) {
   let etcdUp = true;
   let regrant = false;
+  let epoch = 1;
+  const asked: number[] = [];
   const fenced: number[] = [];
   const clock = { ...systemClock, now: () => Date.now(), wallNow: () => Date.now() };
   const keeper = new LeaseKeeper({
     dcs: {
-      renewLease: vi.fn(async () => {
+      renewLease: vi.fn(async (ttlSeconds: number) => {
+        asked.push(ttlSeconds);
         const sentAt = clock.now();
         if (!etcdUp) {
           await new Promise((r) => setTimeout(r, settings.retryTimeoutMs));
@@ -27,7 +30,8 @@ function setup() {
         }
         const newLease = regrant;
         regrant = false;
-        return { sentAt, newLease };
+        if (newLease) epoch++;
+        return { sentAt, newLease, ttlMs: granted.ttlMs ?? ttlSeconds * 1000, epoch };
       }),
     },
     clock,
@@ -36,7 +40,7 @@ function setup() {
     fence: async () => { fenced.push(clock.now()); },
     onNewLease: () => undefined,
   });
-  return { keeper, fenced, clock, setEtcd: (up: boolean) => { etcdUp = up; }, regrantNext: () => { regrant = true; } };
+  return { keeper, fenced, clock, asked, setEtcd: (up: boolean) => { etcdUp = up; }, regrantNext: () => { regrant = true; } };
 }
 
 describe('LeaseKeeper', () => {
@@ -96,6 +100,23 @@ describe('LeaseKeeper', () => {
     setEtcd(false);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(fenced).toEqual([]);
+    keeper.stop();
+  });
+
+  it('asks etcd for the dynamic ttl and fences by the TTL etcd granted (the ttl hole of issue 10)', async () => {
+    // Regression: the lease was granted with the start-up ttl while the deadline used the dynamic
+    // one; a primary cut off from etcd served past the moment etcd expired its key.
+    const { keeper, fenced, asked, setEtcd, clock } = setup({ ttlMs: 1000 });
+    keeper.start();
+    const sent = clock.now();
+    await keeper.renewNow();
+    expect(asked).toEqual([settings.ttlMs / 1000]);
+    expect(keeper.deadline).toBe(sent + 1000 - fenceMarginMs(1000));
+    keeper.arm(true);
+    setEtcd(false);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(fenced).toHaveLength(1);
+    expect(fenced[0]).toBeLessThanOrEqual(sent + 1000);
     keeper.stop();
   });
 });

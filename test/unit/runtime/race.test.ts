@@ -31,7 +31,7 @@ async function raceOnce(acquire: (opts: AcquireLeaderOptions) => boolean, o: { s
       config: o.synchronous ? { ...DEFAULT_DYNAMIC_CONFIG, synchronous_mode: true } : null,
       configRevision: 0, revision: R, leaderIsOurs: false, initializeIsOurs: false,
     }),
-    renewLease: async () => ({ sentAt: clock.now(), newLease: false }),
+    renewLease: async () => ({ sentAt: clock.now(), ttlMs: 3000, newLease: false, epoch: 1 }),
     acquireLeader: async (opts) => {
       asked.push(opts ?? {});
       return acquire(opts ?? {});
