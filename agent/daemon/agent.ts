@@ -10,18 +10,14 @@ import { apiTlsFromConfig, readTlsFiles, reloadTls } from '../api/tls.js'; // [a
 import { AgentMetrics } from '../api/metrics.js';
 import { peerStatusGetter, toPeerStatus } from '../api/peer-client.js';
 import { PGWARDEN_VERSION } from '../version.js';
-import { NO_TAGS, type HaSettings, type PgView, type Tags } from '../core/types.js';
-import { eligibleReplicas } from '../core/eligibility.js';
+import { NO_TAGS, type HaSettings, type Tags } from '../core/types.js';
 import { HaLoop } from '../runtime/ha-loop.js';
-import { NodeStateStore } from '../runtime/node-state.js';
+import { NodeStateStore, initialNodeState } from '../runtime/node-state.js';
+import { shutDown } from '../runtime/shutdown.js';
 import { splitHostPort, type Identity } from '../runtime/member-record.js';
 import { ensureNameFree } from '../runtime/name-guard.js';
 import { createControl } from './control-impl.js';
 
-const UNKNOWN_PG: PgView = {
-  dataDir: 'empty', process: 'stopped', role: null, systemId: null, timeline: null, walLsn: null,
-  receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'unknown', checkpointLsn: null,
-};
 
 export function tagsOf(cfg: AgentConfig): Tags {
   return {
@@ -79,12 +75,7 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
 
   await ensureNameFree({ name: cfg.name, ownApiUrl: apiUrl, dcs, fetchPeer: fetchPeerStatus, clock, logger, ttlMs: settings.ttlMs });
 
-  const store = new NodeStateStore({
-    name: cfg.name, scope: cfg.scope, version: PGWARDEN_VERSION, tags: identity.tags, pg: UNKNOWN_PG,
-    pgState: 'stopped', serverVersion: null, replication: [], cluster: null, dcsLastSeen: null, clusterReadAt: null, leaseRenewedAt: null, syncState: 'off', syncStandbys: [],
-    leaseDeadline: null, lastDecision: null, lastCycleAt: null, settings, pendingRestart: false,
-    dynamicConfig: null,
-  });
+  const store = new NodeStateStore(initialNodeState({ name: cfg.name, scope: cfg.scope, version: PGWARDEN_VERSION, tags: identity.tags, settings }));
   const loop = new HaLoop({
     identity, scope: cfg.scope, dcs, pg, store, clock, logger,
     race: { fetchPeer: fetchPeerStatus, toPeerStatus },
@@ -114,29 +105,8 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
   };
 
   async function shutdown(reason: string): Promise<void> {
-    logger.info({ reason }, 'stopping');
-    await loop.stop();
-    // The primary hands over to a caught-up replica first (clean stop, candidate confirmed).
-    const handover = await loop.handOverForShutdown().catch((err: unknown) => {
-      logger.error({ err: String(err) }, 'handover before shutdown failed');
-      return null;
-    });
-    const state = store.get();
-    const wasLeader = state.cluster?.leader === cfg.name && handover !== 'handed_over';
-    // Stop PostgreSQL while still holding the key: a fast shutdown sends every WAL record to
-    // the connected replicas first, so releasing the key afterwards loses nothing.
-    await pg.stop('fast').catch((err: unknown) => logger.error({ err: String(err) }, 'stopping PostgreSQL failed'));
-    loop.lease.stop();
-    if (wasLeader && state.cluster) {
-      const eligible = eligibleReplicas(cfg.name, state.cluster, loop.settings);
-      logger.info({ action: 'release_leader', eligible }, eligible.length
-        ? `releasing the leader key for ${eligible.join(', ')}`
-        : 'no eligible replica; releasing the leader key as PostgreSQL is stopped');
-      await dcs.releaseLeader().catch(() => false);
-    }
-    await dcs.close({ revokeLease: true }).catch(() => undefined);
+    await shutDown({ name: cfg.name, loop, dcs, pg, store, logger }, reason);
     await api.close().catch(() => undefined);
-    logger.info('stopped');
   }
 
   const done = loop.run().catch(async (err: unknown) => {

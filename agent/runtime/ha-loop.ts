@@ -123,6 +123,11 @@ export class HaLoop {
     return this.#settings;
   }
 
+  /** The leader key is ours on our current lease, as far as this agent knows. */
+  get holdsLeaderKey(): boolean {
+    return this.#holdsKey;
+  }
+
   wakeUp(why: string): void {
     this.deps.logger.debug({ why }, 'waking the HA loop');
     this.#wakeRequested = true;

@@ -59,3 +59,19 @@ export class NodeStateStore {
     this.#state = { ...this.#state, ...patch };
   }
 }
+
+/** What the agent knows of its PostgreSQL before the first probe. */
+export const UNKNOWN_PG: PgView = {
+  dataDir: 'empty', process: 'stopped', role: null, systemId: null, timeline: null, walLsn: null,
+  receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'unknown', checkpointLsn: null,
+};
+
+/** The snapshot of an agent that has just started (nothing observed yet). */
+export function initialNodeState(o: { name: string; scope: string; version: string; tags: Tags; settings: HaSettings }): NodeState {
+  return {
+    name: o.name, scope: o.scope, version: o.version, tags: o.tags, pg: UNKNOWN_PG,
+    pgState: 'stopped', serverVersion: null, replication: [], cluster: null, dcsLastSeen: null, clusterReadAt: null,
+    leaseRenewedAt: null, syncState: 'off', syncStandbys: [], leaseDeadline: null, lastDecision: null, lastCycleAt: null,
+    settings: o.settings, pendingRestart: false, dynamicConfig: null,
+  };
+}

@@ -15,6 +15,19 @@ export class Scheduler {
   #heap: Event[] = [];
   /** Events run so far. */
   steps = 0;
+  #processCodeRan = false;
+
+  /** An event ran a simulated process's code: its promise continuations must run before the next. */
+  ranProcessCode(): void {
+    this.#processCodeRan = true;
+  }
+
+  /** Whether the last event(s) ran process code since the last call (and reset). */
+  takeProcessCodeRan(): boolean {
+    const r = this.#processCodeRan;
+    this.#processCodeRan = false;
+    return r;
+  }
 
   get now(): number {
     return this.#now;
@@ -94,6 +107,11 @@ export class HostClock {
 
   now(): number {
     return this.offset + this.sched.now * this.rate;
+  }
+
+  /** The global time at which this clock reads `t`. */
+  toGlobal(t: number): number {
+    return (t - this.offset) / this.rate;
   }
 
   /** Global time at which this clock will have advanced by `ms`. */

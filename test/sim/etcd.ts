@@ -7,6 +7,7 @@
 import type {
   ClusterView, FailoverRequest, HistoryRow, InitializeState, LeaderStatus, MemberRecord, SyncState,
 } from '../../agent/core/types.js';
+import type { DynamicConfig } from '../../agent/config/types.js';
 import type { HostClock, Scheduler } from './clock.js';
 import type { Host, Network } from './network.js';
 import type { Trace } from './trace.js';
@@ -155,6 +156,11 @@ export class SimEtcd {
     return l.ttlMs;
   }
 
+  /** When (on etcd's clock) the lease expires unless kept alive; null when it does not exist. */
+  leaseExpiresAt(id: number): number | null {
+    return this.#leases.get(id)?.expiresAt ?? null;
+  }
+
   leaseAlive(id: number | null): boolean {
     return id !== null && this.#leases.has(id);
   }
@@ -223,6 +229,9 @@ export const KEY = {
 export interface Snapshot {
   readonly view: ClusterView;
   readonly revision: number;
+  /** The dynamic config in `config` (null when absent) and its mod revision (0 when absent). */
+  readonly config: DynamicConfig | null;
+  readonly configRevision: number;
   /** Lease the `leader` key is bound to (null when absent). */
   readonly leaderLease: number | null;
   /** Lease the `initialize` key is bound to (null when absent or on no lease). */
@@ -240,6 +249,8 @@ export function decodeCluster(kvs: readonly KeyValue[], revision: number): Snaps
   let sync: SyncState | null = null;
   let history: readonly HistoryRow[] = [];
   let failover: FailoverRequest | null = null;
+  let config: DynamicConfig | null = null;
+  let configRevision = 0;
   for (const kv of kvs) {
     if (kv.key === KEY.initialize) {
       const v = kv.value;
@@ -258,11 +269,16 @@ export function decodeCluster(kvs: readonly KeyValue[], revision: number): Snaps
       history = kv.value as HistoryRow[];
     } else if (kv.key === KEY.failover) {
       failover = kv.value as FailoverRequest;
+    } else if (kv.key === KEY.config) {
+      config = kv.value as DynamicConfig;
+      configRevision = kv.modRev;
     }
   }
   return {
     view: { initialize, leader, members, status, failover, sync, history, paused: false },
     revision,
+    config,
+    configRevision,
     leaderLease,
     initializeLease,
   };

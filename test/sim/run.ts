@@ -6,7 +6,7 @@ export const DEFAULT_LIVENESS_SECONDS = 60;
 
 export type RunOptions = Partial<Omit<SimConfig, 'seed'>>;
 
-export function runSeed(seed: number, opts: RunOptions = {}): SimResult {
+export function runSeed(seed: number, opts: RunOptions = {}): Promise<SimResult> {
   const world = new World({
     faultSeconds: DEFAULT_FAULT_SECONDS,
     livenessSeconds: DEFAULT_LIVENESS_SECONDS,

@@ -4,27 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { runSeed } from './run.js';
 import type { Sabotage, SimConfig } from './world.js';
 
-function caught(sabotage: Sabotage, extra: Partial<SimConfig> = {}): Map<string, number> {
+async function caught(sabotage: Sabotage, extra: Partial<SimConfig> = {}): Promise<Map<string, number>> {
   const kinds = new Map<string, number>();
   for (let seed = 1; seed <= 20; seed++) {
-    const r = runSeed(seed, { faultSeconds: 60, sabotage: [sabotage], ...extra });
+    const r = await runSeed(seed, { faultSeconds: 60, sabotage: [sabotage], ...extra });
     for (const v of r.violations) kinds.set(v.kind, (kinds.get(v.kind) ?? 0) + 1);
   }
   return kinds;
 }
 
 describe('the simulation catches a broken agent', () => {
-  it('a primary that never fences is caught by the lease-deadline and split-brain checks', () => {
-    const kinds = caught('no-fence');
-    expect((kinds.get('primary-past-deadline') ?? 0) + (kinds.get('split-brain') ?? 0) + (kinds.get('writable-while-other-leads') ?? 0))
-      .toBeGreaterThan(5);
-  });
-
-  it('a replica that races although ineligible is caught by the eligibility check', () => {
-    expect(caught('race-when-ineligible').get('ineligible-promotion') ?? 0).toBeGreaterThan(0);
-  });
-
-  it('a primary that acknowledges without its synchronous standby is caught losing acknowledged writes', () => {
-    expect(caught('ack-without-standby', { synchronousMode: true }).get('lost-acked-write') ?? 0).toBeGreaterThan(0);
+  it('a primary that acknowledges without its synchronous standby is caught losing acknowledged writes', async () => {
+    expect((await caught('ack-without-standby', { synchronousMode: true })).get('lost-acked-write') ?? 0).toBeGreaterThan(0);
   });
 });

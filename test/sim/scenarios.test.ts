@@ -19,8 +19,8 @@ function lines(r: SimResult): Line[] {
   });
 }
 
-function run(s: Scenario): { r: SimResult; trace: Line[] } {
-  const r = new World(s.config).run();
+async function run(s: Scenario): Promise<{ r: SimResult; trace: Line[] }> {
+  const r = await new World(s.config).run();
   return { r, trace: lines(r) };
 }
 
@@ -52,14 +52,14 @@ function expectStaleRaceLost(trace: Line[]): string {
   const lost = first(trace, (l) => l.t >= thaw.t && l.who === late && l.what.startsWith('the cluster changed since I decided'));
   expect(lost, 'the resumed race is lost on the compare').toBeDefined();
   expect(lost!.what).toMatch(/status modified at revision \d+.* > \d+\); deciding again$/);
-  expect(trace.some((l) => l.t >= thaw.t && l.who === late && l.what.includes('WON the race'))).toBe(false);
+  expect(trace.some((l) => l.t >= thaw.t && l.who === late && l.what.includes('won the race'))).toBe(false);
   expect(trace.some((l) => l.t >= thaw.t && l.t < heal.t && l.who === late && l.what.startsWith('pg: PROMOTED'))).toBe(false);
   return late;
 }
 
 describe('simulation scenarios', () => {
-  it('old primary frozen past ttl must not be routed to', () => {
-    const { r, trace } = run(scenario('old primary frozen past ttl must not be routed to'));
+  it('old primary frozen past ttl must not be routed to', async () => {
+    const { r, trace } = await run(scenario('old primary frozen past ttl must not be routed to'));
     expectClean(r);
     const freeze = first(trace, (l) => l.who === 'FAULT' && l.what.startsWith('SIGSTOP agent'))!;
     const frozen = /SIGSTOP agent (\S+)/.exec(freeze.what)![1]!;
@@ -72,14 +72,14 @@ describe('simulation scenarios', () => {
       && !trace.some((p) => p.who === frozen && p.what.startsWith('pg: PROMOTED') && p.t < l.t))).toBe(false);
     expect(r.stats.routedToFrozen).toBe(0);
     const thaw = first(trace, (l) => l.who === 'FAULT' && l.what.startsWith(`SIGCONT agent ${frozen}`))!;
-    const fence = first(trace, (l) => l.t >= thaw.t && l.who === frozen && l.what.includes('FENCING'));
+    const fence = first(trace, (l) => l.t >= thaw.t && l.who === frozen && /fencing/i.test(l.what));
     expect(fence, 'the thawed agent fences its primary at once').toBeDefined();
     expect(fence!.t - thaw.t).toBeLessThan(50);
     expect(r.stats.freezeWindows).toBeGreaterThanOrEqual(1);
   });
 
-  it('replica lagging beyond maximum_lag_on_failover is never promoted', () => {
-    const { r, trace } = run(scenario('replica lagging beyond maximum_lag_on_failover is never promoted'));
+  it('replica lagging beyond maximum_lag_on_failover is never promoted', async () => {
+    const { r, trace } = await run(scenario('replica lagging beyond maximum_lag_on_failover is never promoted'));
     expectClean(r);
     const pause = first(trace, (l) => l.who === 'FAULT' && l.what.startsWith('pause WAL replay on'))!;
     const lagging = /on (\S+)/.exec(pause.what)![1]!;
@@ -90,12 +90,12 @@ describe('simulation scenarios', () => {
     expect(trace.some((l) => l.t > kill.t && l.t < heal.t && l.what.startsWith('pg: PROMOTED'))).toBe(false);
   });
 
-  it('primary partitioned from etcd fences itself before a replica promotes', () => {
-    const { r, trace } = run(scenario('primary partitioned from etcd fences itself before a replica promotes'));
+  it('primary partitioned from etcd fences itself before a replica promotes', async () => {
+    const { r, trace } = await run(scenario('primary partitioned from etcd fences itself before a replica promotes'));
     expectClean(r);
     const cut = first(trace, (l) => l.who === 'FAULT' && l.what.startsWith('partition'))!;
     const old = /partition (\S+) from etcd/.exec(cut.what)![1]!;
-    const fence = first(trace, (l) => l.t > cut.t && l.who === old && l.what.includes('FENCING'))!;
+    const fence = first(trace, (l) => l.t > cut.t && l.who === old && /fencing/i.test(l.what))!;
     const promoted = first(trace, (l) => l.t > cut.t && l.who !== old && l.what.startsWith('pg: PROMOTED'))!;
     expect(fence).toBeDefined();
     expect(promoted).toBeDefined();
@@ -103,46 +103,46 @@ describe('simulation scenarios', () => {
     expect(promoted.t - fence.t).toBeGreaterThan(500);
   });
 
-  it('synchronous mode keeps every acknowledged commit across a primary crash', () => {
-    const { r, trace } = run(scenario('synchronous mode keeps every acknowledged commit across a primary crash'));
+  it('synchronous mode keeps every acknowledged commit across a primary crash', async () => {
+    const { r, trace } = await run(scenario('synchronous mode keeps every acknowledged commit across a primary crash'));
     expectClean(r);
     const kill = first(trace, (l) => l.who === 'FAULT' && l.what.startsWith('kill node'))!;
     expect(trace.some((l) => l.t > kill.t && l.what.startsWith('pg: PROMOTED'))).toBe(true);
-    expect(trace.some((l) => l.what.startsWith('sync: published'))).toBe(true);
+    expect(trace.some((l) => l.what.startsWith('published synchronous standbys'))).toBe(true);
     expect(r.stats.writesAcked).toBeGreaterThan(100);
     expect(r.stats.lostAcked).toBe(0);
   });
 
-  it('etcd outage longer than ttl demotes the primary and the cluster recovers', () => {
-    const { r, trace } = run(scenario('etcd outage longer than ttl demotes the primary and the cluster recovers'));
+  it('etcd outage longer than ttl demotes the primary and the cluster recovers', async () => {
+    const { r, trace } = await run(scenario('etcd outage longer than ttl demotes the primary and the cluster recovers'));
     expectClean(r);
     const out = first(trace, (l) => l.who === 'etcd' && l.what.startsWith('UNAVAILABLE'))!;
     const back = first(trace, (l) => l.who === 'etcd' && l.what.startsWith('available again'))!;
-    expect(trace.some((l) => l.t > out.t && l.t < back.t && l.what.includes('FENCING'))).toBe(true);
+    expect(trace.some((l) => l.t > out.t && l.t < back.t && /fencing/i.test(l.what))).toBe(true);
     expect(r.stats.convergenceMs).not.toBeNull();
   });
 
-  it('in synchronous mode the leader named in `sync` can take over again', () => {
-    const { r, trace } = run(scenario('in synchronous mode the leader named in `sync` can take over again'));
+  it('in synchronous mode the leader named in `sync` can take over again', async () => {
+    const { r, trace } = await run(scenario('in synchronous mode the leader named in `sync` can take over again'));
     expectClean(r);
     const cut = first(trace, (l) => l.who === 'FAULT' && l.what.includes('from etcd'))!;
     const p = /partition (\S+) from etcd/.exec(cut.what)![1]!;
     // The situation the bug needed: P unpublished its standby before losing its key…
-    expect(trace.some((l) => l.who === p && l.t < cut.t && l.what.startsWith('sync: unpublished'))).toBe(true);
+    expect(trace.some((l) => l.who === p && l.t < cut.t && l.what.startsWith('unpublished synchronous standbys'))).toBe(true);
     // …the others refused to race (not listed in sync), and P itself led again.
     expect(trace.some((l) => l.who !== p && l.t > cut.t && l.what.includes('not listed in sync'))).toBe(true);
-    expect(trace.some((l) => l.who === p && l.t > cut.t && l.what.includes('WON the race'))).toBe(true);
+    expect(trace.some((l) => l.who === p && l.t > cut.t && l.what.includes('won the race'))).toBe(true);
   });
 
-  it('a race decided on a stale view loses no acknowledged commit in synchronous mode (seed 1459)', () => {
-    const { r, trace } = run(scenario('a race decided on a stale view loses no acknowledged commit in synchronous mode (seed 1459)'));
+  it('a race decided on a stale view loses no acknowledged commit in synchronous mode (seed 1459)', async () => {
+    const { r, trace } = await run(scenario('a race decided on a stale view loses no acknowledged commit in synchronous mode (seed 1459)'));
     expectClean(r);
     expectStaleRaceLost(trace);
     expect(r.stats.lostAcked).toBe(0);
   });
 
-  it('a race decided on a view that changed before the key was taken is lost (was: KNOWN RUNTIME BUG stale-race-view)', () => {
-    const { r, trace } = run(scenario('a race decided on a view that changed before the key was taken is lost (was: KNOWN RUNTIME BUG stale-race-view)'));
+  it('a race decided on a view that changed before the key was taken is lost (was: KNOWN RUNTIME BUG stale-race-view)', async () => {
+    const { r, trace } = await run(scenario('a race decided on a view that changed before the key was taken is lost (was: KNOWN RUNTIME BUG stale-race-view)'));
     expectClean(r);
     const late = expectStaleRaceLost(trace);
     // Deciding again on the fresh view, it sees it is behind the cluster's timeline.
@@ -151,8 +151,8 @@ describe('simulation scenarios', () => {
       && l.what.includes('on timeline 1, cluster is on 2'))).toBeDefined();
   });
 
-  it('a replica diverged on a timeline with the leader\'s number is rebuilt', () => {
-    const { r, trace } = run(scenario('a replica diverged on a timeline with the leader\'s number is rebuilt'));
+  it('a replica diverged on a timeline with the leader\'s number is rebuilt', async () => {
+    const { r, trace } = await run(scenario('a replica diverged on a timeline with the leader\'s number is rebuilt'));
     expectClean(r);
     // Two promotions picked timeline 2, and a replica of the first was refused by the second…
     const twos = trace.filter((l) => /^pg: PROMOTED: timeline 2 /.test(l.what));
@@ -166,8 +166,8 @@ describe('simulation scenarios', () => {
     expect(r.stats.convergenceMs).not.toBeNull();
   });
 
-  it('a promotion reached after the lease deadline is not carried out', () => {
-    const { r, trace } = run(scenario('a promotion reached after the lease deadline is not carried out'));
+  it('a promotion reached after the lease deadline is not carried out', async () => {
+    const { r, trace } = await run(scenario('a promotion reached after the lease deadline is not carried out'));
     expectClean(r);
     const thaw = first(trace, (l) => l.who === 'FAULT' && l.what.startsWith('SIGCONT agent'))!;
     const late = /SIGCONT agent (\S+)/.exec(thaw.what)![1]!;
@@ -177,8 +177,8 @@ describe('simulation scenarios', () => {
     expect(trace.some((l) => l.t >= thaw.t && l.who === late && l.what.startsWith('pg: PROMOTED'))).toBe(false);
   });
 
-  it('a bootstrap whose completion reached etcd keeps its data directory', () => {
-    const { r, trace } = run(scenario('a bootstrap whose completion reached etcd keeps its data directory'));
+  it('a bootstrap whose completion reached etcd keeps its data directory', async () => {
+    const { r, trace } = await run(scenario('a bootstrap whose completion reached etcd keeps its data directory'));
     expectClean(r);
     const kept = first(trace, (l) => l.what.startsWith('bootstrap step failed') && l.what.includes('complete initialize'))!;
     expect(kept, 'the completion\'s answer was late').toBeDefined();
@@ -188,8 +188,8 @@ describe('simulation scenarios', () => {
     expect(trace.some((l) => l.who !== kept.who && l.what.includes(`creating a replica from leader ${kept.who}`))).toBe(true);
   });
 
-  it('a bootstrap claim whose answer is lost is resumed by its maker', () => {
-    const { r, trace } = run(scenario('a bootstrap claim whose answer is lost is resumed by its maker'));
+  it('a bootstrap claim whose answer is lost is resumed by its maker', async () => {
+    const { r, trace } = await run(scenario('a bootstrap claim whose answer is lost is resumed by its maker'));
     expectClean(r);
     const lost = first(trace, (l) => l.what.includes('claim initialize: deadline exceeded'))!;
     expect(lost, 'the claim\'s answer was late').toBeDefined();

@@ -22,13 +22,13 @@ function seeds(): number[] {
 
 describe('deterministic simulation', () => {
   const list = seeds();
-  it(`holds every invariant for ${list.length === 1 ? `seed ${list[0]}` : `seeds ${list[0]}..${list[list.length - 1]}`} (${seconds} s of faults each)`, () => {
+  it(`holds every invariant for ${list.length === 1 ? `seed ${list[0]}` : `seeds ${list[0]}..${list[list.length - 1]}`} (${seconds} s of faults each)`, async () => {
     const failures: SimResult[] = [];
     const started = performance.now();
     let simulated = 0;
     let events = 0;
     for (const seed of list) {
-      const r = runSeed(seed, { faultSeconds: seconds, traceAll: printTrace && single !== null });
+      const r = await runSeed(seed, { faultSeconds: seconds, traceAll: printTrace && single !== null });
       simulated += r.stats.simulatedMs;
       events += r.stats.steps;
       if (single !== null) {
@@ -48,12 +48,12 @@ describe('deterministic simulation', () => {
     }
   }, 3_600_000);
 
-  it('replays a seed exactly: same seed, identical trace', () => {
-    const a = runSeed(11, { faultSeconds: 30, traceAll: true });
-    const b = runSeed(11, { faultSeconds: 30, traceAll: true });
+  it('replays a seed exactly: same seed, identical trace', async () => {
+    const a = await runSeed(11, { faultSeconds: 30, traceAll: true });
+    const b = await runSeed(11, { faultSeconds: 30, traceAll: true });
     expect(b.traceLines).toBe(a.traceLines);
     expect(b.trace).toEqual(a.trace);
     expect(b.traceHash).toBe(a.traceHash);
-    expect(runSeed(12, { faultSeconds: 30 }).traceHash).not.toBe(a.traceHash);
+    expect((await runSeed(12, { faultSeconds: 30 })).traceHash).not.toBe(a.traceHash);
   });
 });

@@ -16,8 +16,10 @@ import {
   checkLostWrites, checkSplitBrain, checkStaleAcks, convergenceTime, type NodeStateSample, type Promotion,
 } from '../../agent/chaos/invariants.js';
 import { isEligible } from '../../agent/core/eligibility.js';
-import type { Decision, HaSettings, Tags } from '../../agent/core/types.js';
+import type { HaSettings, Tags } from '../../agent/core/types.js';
 import { NO_TAGS } from '../../agent/core/types.js';
+import { toHaSettings } from '../../agent/config/dynamic.js';
+import { DEFAULT_DYNAMIC_CONFIG, type DynamicConfig } from '../../agent/config/types.js';
 import { SimAgent, type AgentEnv } from './agent.js';
 import { Clients } from './clients.js';
 import { HostClock, MAX_DRIFT, Scheduler } from './clock.js';
@@ -51,12 +53,11 @@ export interface SimConfig {
 }
 
 /**
- * Deliberate defects for the "the simulation can fail" tests:
- *   no-fence              the lease keeper never fences and the fence action does nothing
- *   race-when-ineligible  a replica the core calls ineligible races anyway
+ * Deliberate defects of the simulated world for the "the simulation can fail" tests (the
+ * runtime's own defects are planted by sabotage tests that patch the shipped modules):
  *   ack-without-standby   PostgreSQL acknowledges commits without waiting for the sync standby
  */
-export type Sabotage = 'no-fence' | 'race-when-ineligible' | 'ack-without-standby';
+export type Sabotage = 'ack-without-standby';
 
 export interface Violation {
   readonly kind: string;
@@ -123,7 +124,9 @@ export class World {
   readonly trace: Trace;
   readonly net: Network;
   readonly etcd: SimEtcd;
+  /** The settings the cluster was bootstrapped with (the dynamic config may change them). */
   readonly settings: HaSettings;
+  readonly bootstrapConfig: DynamicConfig;
   readonly nodes: Node[] = [];
   readonly clients: Clients;
   readonly promotions: Promotion[] = [];
@@ -168,6 +171,7 @@ export class World {
       synchronousModeStrict: false,
       ...config.settings,
     };
+    this.bootstrapConfig = toDynamicConfig(this.settings);
 
     const n = config.nodes ?? named('setup.nodes').pick([3, 3, 3, 3, 4, 5]);
     const names = Array.from({ length: n }, (_, i) => `n${i + 1}`);
@@ -197,7 +201,7 @@ export class World {
     });
 
     const faultEnd = BOOT_MS + config.faultSeconds * 1000;
-    if (config.randomFaults ?? true) this.faults.push(...drawFaults(named('faults'), names, ttlMs, BOOT_MS, faultEnd));
+    if (config.randomFaults ?? true) this.faults.push(...drawFaults(named('faults'), names, this.settings.ttlMs, BOOT_MS, faultEnd));
     if (config.script) this.faults.push(...config.script);
     this.faults.sort((a, b) => a.at - b.at);
 
@@ -237,7 +241,6 @@ export class World {
 
   #agentEnv(rng: Rng): AgentEnv {
     return {
-      sabotage: new Set(this.config.sabotage ?? []),
       requestSent: (a, what) => this.#fire('request-sent', a.name, false, what),
       statusWritten: (writer, holder) => {
         if (holder === writer) return;
@@ -245,15 +248,22 @@ export class World {
         this.#staleStatusWrites++;
         this.#violate('status-by-non-leader', `status written by ${writer} while the leader key names ${holder ?? 'nobody'}`);
       },
-      sched: this.sched, net: this.net, etcd: this.etcd, trace: this.trace, rng, settings: this.settings,
+      sched: this.sched, net: this.net, etcd: this.etcd, trace: this.trace, rng,
+      bootstrapConfig: this.bootstrapConfig,
       wallEpochMs: Date.UTC(2026, 0, 1),
       agent: (name) => this.#byName.get(name)?.agent,
-      decided: (a: SimAgent, d: Decision) => {
-        this.#rules.set(d.rule, (this.#rules.get(d.rule) ?? 0) + 1);
-        this.#fire('decided', a.name, false, undefined, d.rule);
+      decided: (a, rule) => {
+        this.#rules.set(rule, (this.#rules.get(rule) ?? 0) + 1);
+        this.#fire('decided', a.name, false, undefined, rule);
       },
       fatal: (a, why) => this.#violate('agent-fatal', `${a.name} stopped: ${why}`),
     };
+  }
+
+  /** The settings in force: etcd's `config` (what the agents read), else the bootstrap ones. */
+  currentSettings(): HaSettings {
+    const cfg = this.etcd.get(KEY.config)?.value as DynamicConfig | undefined;
+    return cfg ? toHaSettings(cfg) : this.settings;
   }
 
   // --- invariants ------------------------------------------------------------------------------
@@ -296,6 +306,16 @@ export class World {
       if (n.agent.proc.alive && dl !== null && n.agent.clock.now() > dl + FENCE_SLACK_MS) {
         this.#violate('primary-past-deadline', `${n.name} accepts writes ${Math.round(n.agent.clock.now() - dl)} ms after its lease deadline (rule 2)`);
       }
+      // Rule 2's deadline must end before etcd can expire the lease that holds the leader key,
+      // whatever the dynamic ttl says: otherwise another node may promote while this one serves.
+      if (leader?.value === n.name && leader.lease !== null && dl !== null && this.etcd.available) {
+        const expiry = this.etcd.leaseExpiresAt(leader.lease);
+        const dlGlobal = n.agent.clock.toGlobal(dl);
+        if (expiry !== null && dlGlobal > this.etcd.clock.toGlobal(expiry)) {
+          this.#violate('deadline-after-lease-expiry', `${n.name}'s lease deadline is ${Math.round(dlGlobal - this.etcd.clock.toGlobal(expiry))} ms after etcd expires the lease ${
+            leader.lease.toString(16)} that holds its leader key (rule 2)`);
+        }
+      }
       // Bootstrap starts PostgreSQL before taking the key, by design: the `initialize` claim is the
       // lock then (actions.ts initializeCluster). Only a fresh root timeline qualifies.
       const bootstrapping = this.etcd.get(KEY.initialize)?.value === '' && n.pg.data?.branch.parent === null;
@@ -333,7 +353,7 @@ export class World {
     const d = pg.data!;
     const v = isEligible({
       name: pg.name, tags: n.agent.tags, running: true, role: 'replica', timeline: d.branch.tl, replayedLsn: d.replay,
-    }, view, this.settings);
+    }, view, this.currentSettings());
     const status = snap.status ? `cluster status optime ${snap.status.optime} timeline ${snap.status.timeline}` : 'no status';
     this.trace.log('CHECK', `${pg.name} ${how}: replayed ${d.replay} on timeline ${d.branch.tl}, ${status}: ${v.ok ? `eligible (${v.detail})` : `NOT eligible: ${v.why}`}`);
     if (!v.ok) this.#violate('ineligible-promotion', `${pg.name} started ${how} while not eligible: ${v.why} (rule 4)`);
@@ -502,12 +522,18 @@ export class World {
 
   // --- running -----------------------------------------------------------------------------------
 
-  /** Run events up to time t, checking after each; `each` may end the run early (returns true). */
-  #runUntil(t: number, each?: () => boolean): void {
+  /**
+   * Run events up to time t, checking after each; `each` may end the run early (returns true).
+   * After an event that ran an agent's code, its promise continuations run to completion (a
+   * macrotask turn drains every microtask) before the invariants are checked and the next event
+   * runs: the async runtime advances only inside simulated events, so one seed is one run.
+   */
+  async #runUntil(t: number, each?: () => boolean): Promise<void> {
     while (this.violations.length === 0) {
       const next = this.sched.peek();
       if (next === null || next > t) return;
       this.sched.step();
+      if (this.sched.takeProcessCodeRan()) await drainContinuations();
       this.#checkInstant();
       if (each?.()) return;
       if (this.sched.steps > MAX_STEPS) {
@@ -527,14 +553,14 @@ export class World {
     });
   }
 
-  run(): SimResult {
+  async run(): Promise<SimResult> {
     this.etcd.start();
     for (const n of this.nodes) this.sched.after(this.rng.int(0, 1500), () => n.agent.boot());
     this.sched.after(2000, () => this.clients.start());
     for (const f of this.faults) this.sched.at(f.at, () => this.applyFault(f.fault));
     this.#triggers = [...(this.config.triggers ?? [])];
     const healAt = BOOT_MS + this.config.faultSeconds * 1000;
-    this.#runUntil(healAt);
+    await this.#runUntil(healAt);
 
     const states: NodeStateSample[] = [];
     let convergedAt: number | null = null;
@@ -542,7 +568,7 @@ export class World {
       this.sched.at(healAt, () => this.healAll());
       const end = healAt + this.config.livenessSeconds * 1000;
       let nextSample = healAt;
-      this.#runUntil(end, () => {
+      await this.#runUntil(end, () => {
         const now = this.sched.now;
         if (now < nextSample) return false;
         nextSample = now + SAMPLE_MS;
@@ -617,6 +643,11 @@ export class World {
   }
 }
 
+/** Let every pending promise continuation run (they are microtasks; this is a macrotask). */
+function drainContinuations(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function converged(snap: readonly NodeStateSample[]): boolean {
   const primaries = snap.filter((s) => s.role === 'primary');
   if (primaries.length !== 1) return false;
@@ -624,3 +655,21 @@ function converged(snap: readonly NodeStateSample[]): boolean {
   return snap.every((s) => s.node === p || (s.role === 'replica' && s.streaming && s.upstream === p));
 }
 
+
+/** The dynamic config (etcd `config`, bootstrap.dcs) that yields these settings. */
+export function toDynamicConfig(s: HaSettings): DynamicConfig {
+  return {
+    ...DEFAULT_DYNAMIC_CONFIG,
+    ttl: s.ttlMs / 1000,
+    loop_wait: s.loopWaitMs / 1000,
+    retry_timeout: s.retryTimeoutMs / 1000,
+    maximum_lag_on_failover: s.maximumLagOnFailover,
+    primary_start_timeout: s.primaryStartTimeoutMs / 1000,
+    check_timeline: s.checkTimeline,
+    use_pg_rewind: s.usePgRewind,
+    rebuild_on_rewind_failure: s.rebuildOnRewindFailure,
+    synchronous_mode: s.synchronousMode,
+    synchronous_mode_strict: s.synchronousModeStrict,
+    use_slots: false,
+  };
+}
