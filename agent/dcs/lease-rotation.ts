@@ -98,13 +98,17 @@ export class LeaseRotation {
       await this.#grant(calls, want, why);
       return this.#report(true);
     }
-    // 3. The dynamic ttl changed: a lease with the new TTL, then move our keys onto it.
+    // 3. The dynamic ttl changed: a lease with the new TTL. Our keys move onto it at the NEXT
+    // renewal, once the lease keeper's deadline already counts both leases: the moment a key
+    // lands on the new lease, the deadline in force already ends before that lease can expire.
     if (this.#current.ttlSeconds !== want && !this.#retiring) {
       const old = this.#current;
       await this.#grant(calls, want, 'ttl changed');
       this.#retiring = old;
+      return this.#report(newLease);
     }
-    if (this.#retiring && this.#current) {
+    // 4. A move under way: move the keys, then revoke the old lease.
+    if (this.#retiring) {
       const from = this.#retiring.id;
       const to = this.#current.id;
       try {
@@ -114,8 +118,7 @@ export class LeaseRotation {
         this.#epoch++;
         this.events.moved(from, to, this.#current.ttlSeconds);
       } catch (err) {
-        // Both leases were kept alive above and both count until the move is done; it is
-        // tried again at the next renewal.
+        // Both leases were kept alive above and both still count; tried again next renewal.
         this.events.moveFailed(from, to, err);
       }
     }

@@ -7,6 +7,7 @@
 import type { ClusterView, HaSettings, LocalView } from '../core/types.js';
 import type { ActionContext } from './actions.js';
 import { sleep } from '../clock.js';
+import { withinLease } from '../core/lease.js';
 
 const CONFIRM_TIMEOUT_MS = 5000;
 const POLL_MS = 25;
@@ -48,7 +49,14 @@ export async function handOver(
     await sleep(ctx.clock, POLL_MS);
   }
   if (seen === null || seen <= checkpoint) {
+    // Rule 2 as at every start of a primary: a handover that took past our lease deadline (a
+    // frozen agent, a slow candidate) may already have been replaced by a failover.
+    if (!withinLease(ctx.lease.deadline, ctx.clock.now())) {
+      log.error({ checkpoint, candidate_wal: seen }, `${candidate} did not confirm our shutdown checkpoint and my lease deadline has passed; not restarting as primary`);
+      return 'not_confirmed';
+    }
     log.error({ checkpoint, candidate_wal: seen }, `${candidate} did not confirm our shutdown checkpoint; restarting as primary`);
+    ctx.lease.arm(true);
     await ctx.pg.configurePrimary();
     await ctx.pg.start();
     ctx.setServing(true);

@@ -144,13 +144,16 @@ export class SimAgent {
   }
 
   /** SIGTERM: the daemon's clean stop (handover when primary), then the process exits. */
-  sigterm(): void {
+  sigterm(exited: () => void): void {
     const r = this.#run;
     if (!r || !this.proc.alive) return;
     const inc = this.proc.incarnation;
     this.#log('SIGTERM');
     void shutDown({ name: this.name, loop: r.loop, dcs: r.dcs, pg: r.pg, store: r.store, logger: r.logger }, 'SIGTERM').then(() => {
-      if (this.proc.incarnation === inc) this.kill();
+      if (this.proc.incarnation !== inc) return;
+      this.#log('stopped (SIGTERM)');
+      this.kill();
+      exited();
     });
   }
 

@@ -21,7 +21,18 @@ export type Fault =
   /** WAL replay stops on a replica (it keeps receiving). */
   | { readonly kind: 'replay-pause'; readonly node: string; readonly ms: number }
   /** Extra latency on one link (node↔node or node↔etcd). */
-  | { readonly kind: 'slow-link'; readonly a: string; readonly b: string; readonly extraMs: number; readonly ms: number };
+  | { readonly kind: 'slow-link'; readonly a: string; readonly b: string; readonly extraMs: number; readonly ms: number }
+  /** An operator changes the timings in etcd `config` (`ctl edit-config`): the agents follow. */
+  | { readonly kind: 'set-timings'; readonly ttlMs: number; readonly loopWaitMs: number; readonly retryTimeoutMs: number }
+  /** An operator asks for a planned switchover (the `failover` key), to a candidate or to the best. */
+  | { readonly kind: 'switchover'; readonly candidate: string | null }
+  /** SIGTERM of the agent (systemctl stop): it stops cleanly and starts again after downMs. */
+  | { readonly kind: 'sigterm'; readonly node: string; readonly downMs: number };
+
+/** ttl / loop_wait / retry_timeout (ms) a cluster is set up with or changed to (all keep the timing rule). */
+export const TIMINGS: ReadonlyArray<readonly [number, number, number]> = [
+  [3000, 1000, 1000], [3000, 1000, 1000], [3000, 1000, 1000], [4000, 1000, 1500], [5000, 1000, 2000], [10_000, 2000, 4000],
+];
 
 export interface ScheduledFault {
   readonly at: number;
@@ -66,6 +77,9 @@ export function describeFault(f: Fault): string {
     case 'etcd-outage': return `etcd unavailable for ${f.ms} ms`;
     case 'replay-pause': return `pause WAL replay on ${f.node} for ${f.ms} ms`;
     case 'slow-link': return `slow link ${f.a}↔${f.b} (+${f.extraMs} ms) for ${f.ms} ms`;
+    case 'set-timings': return `edit-config ttl=${f.ttlMs / 1000} loop_wait=${f.loopWaitMs / 1000} retry_timeout=${f.retryTimeoutMs / 1000}`;
+    case 'switchover': return `switchover to ${f.candidate ?? 'the best replica'}`;
+    case 'sigterm': return `SIGTERM agent ${f.node} (starts again after ${f.downMs} ms)`;
   }
 }
 
@@ -75,6 +89,7 @@ export function drawFaults(rng: Rng, nodes: readonly string[], ttlMs: number, fr
   const kinds: Array<[Fault['kind'], number]> = [
     ['freeze-agent', 14], ['kill-node', 14], ['kill-pg', 12], ['partition-etcd', 16], ['partition-peers', 7],
     ['partition-pair', 7], ['etcd-outage', 7], ['replay-pause', 11], ['slow-link', 12],
+    ['set-timings', 8], ['switchover', 5], ['sigterm', 6],
   ];
   const total = kinds.reduce((s, [, w]) => s + w, 0);
   let t = from + rng.int(0, 3000);
@@ -102,6 +117,13 @@ export function drawFaults(rng: Rng, nodes: readonly string[], ttlMs: number, fr
       case 'etcd-outage': fault = { kind, ms: rng.int(300, 3 * ttlMs) }; break;
       case 'replay-pause': fault = { kind, node, ms: rng.int(2000, 25_000) }; break;
       case 'slow-link': fault = { kind, a: node, b: rng.chance(0.5) ? 'etcd' : other, extraMs: rng.int(50, 900), ms: rng.int(1000, 15_000) }; break;
+      case 'set-timings': {
+        const [ttl, loopWait, retryTimeout] = rng.pick(TIMINGS);
+        fault = { kind, ttlMs: ttl, loopWaitMs: loopWait, retryTimeoutMs: retryTimeout };
+        break;
+      }
+      case 'switchover': fault = { kind, candidate: rng.chance(0.5) ? node : null }; break;
+      case 'sigterm': fault = { kind, node: rng.chance(0.5) ? '@primary' : node, downMs: rng.int(500, 15_000) }; break;
     }
     out.push({ at: t, fault });
     t += 1000 + Math.round(rng.exp(5000));

@@ -24,7 +24,7 @@ import { SimAgent, type AgentEnv } from './agent.js';
 import { Clients } from './clients.js';
 import { HostClock, MAX_DRIFT, Scheduler } from './clock.js';
 import { ETCD, KEY, SimEtcd, decodeCluster } from './etcd.js';
-import { describeFault, drawFaults, type Fault, type FaultTrigger, type ScheduledFault } from './faults.js';
+import { TIMINGS, describeFault, drawFaults, type Fault, type FaultTrigger, type ScheduledFault } from './faults.js';
 import { Network } from './network.js';
 import { Branch, SimPostgres, writeIdsUpTo, type PgEnv } from './postgres.js';
 import { Rng } from './rng.js';
@@ -114,9 +114,6 @@ const SAMPLE_MS = 250;
 const STABLE_MS = 3000;
 const MAX_STEPS = 20_000_000;
 
-const TIMINGS: ReadonlyArray<readonly [number, number, number]> = [
-  [3000, 1000, 1000], [3000, 1000, 1000], [3000, 1000, 1000], [4000, 1000, 1500], [5000, 1000, 2000], [10_000, 2000, 4000],
-];
 
 export class World {
   readonly sched = new Scheduler();
@@ -413,7 +410,9 @@ export class World {
 
   #resolveFault(f: Fault): Fault {
     switch (f.kind) {
-      case 'etcd-outage': return f;
+      case 'etcd-outage':
+      case 'set-timings': return f;
+      case 'switchover': return f.candidate === null ? f : { ...f, candidate: this.resolve(f.candidate) };
       case 'partition-pair':
       case 'slow-link': return { ...f, a: this.resolve(f.a), b: f.b === 'etcd' ? f.b : this.resolve(f.b) };
       default: return { ...f, node: this.resolve(f.node) };
@@ -486,6 +485,26 @@ export class World {
         this.net.slow(f.a, f.b, f.extraMs);
         later(f.ms, () => this.net.unslow(f.a, f.b));
         return;
+      case 'set-timings': {
+        // What `ctl edit-config` writes (a compare-and-swap on the revision it read).
+        if (!this.etcd.available) return;
+        const cfg = (this.etcd.get(KEY.config)?.value as DynamicConfig | undefined) ?? this.bootstrapConfig;
+        this.etcd.put(KEY.config, { ...cfg, ttl: f.ttlMs / 1000, loop_wait: f.loopWaitMs / 1000, retry_timeout: f.retryTimeoutMs / 1000 });
+        return;
+      }
+      case 'switchover': {
+        const leader = this.etcd.get(KEY.leader)?.value;
+        if (!this.etcd.available || typeof leader !== 'string' || f.candidate === leader) return;
+        this.etcd.put(KEY.failover, f.candidate === null ? { leader } : { leader, candidate: f.candidate });
+        return;
+      }
+      case 'sigterm': {
+        const n = this.node(f.node);
+        if (!n.agent.proc.alive || n.agent.proc.frozen) return;
+        // It starts again downMs after it exited (at once once everything is healed).
+        n.agent.sigterm(() => this.sched.after(this.#healed ? 0 : f.downMs, () => this.#bootAgent(n)));
+        return;
+      }
     }
   }
 
@@ -493,6 +512,13 @@ export class World {
     if (n.pg.hostUp) return;
     this.trace.log('FAULT', `node ${n.name} boots again`);
     n.pg.hostBoot();
+    n.agent.boot();
+  }
+
+  /** Start an agent that stopped (SIGTERM) on a host that is up. */
+  #bootAgent(n: Node): void {
+    if (!n.pg.hostUp || n.agent.proc.alive) return;
+    this.trace.log('FAULT', `agent ${n.name} starts again`);
     n.agent.boot();
   }
 
@@ -515,6 +541,7 @@ export class World {
     for (const n of this.nodes) {
       if (!n.pg.hostUp) this.#bootNode(n);
       else if (n.agent.proc.frozen) this.#thaw(n);
+      else if (!n.agent.proc.alive) this.#bootAgent(n);
       if (n.pg.replayPaused) n.pg.setReplayPaused(false);
     }
     this.#replayPauses.clear();

@@ -96,9 +96,10 @@ export class SimDcs implements Dcs {
   }
 
   async readCluster(): Promise<ClusterSnapshot> {
-    const lease = this.leaseId;
     const name = this.env.name;
     const snap = await this.#call('read cluster', (e) => decodeCluster(e.range(), e.revision));
+    // "Ours" means on the lease we hold when the answer arrives (as EtcdDcs decides it).
+    const lease = this.leaseId;
     return {
       view: snap.view,
       config: snap.config,

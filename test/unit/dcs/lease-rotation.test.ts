@@ -50,26 +50,31 @@ describe('LeaseRotation', () => {
   it('a ttl change moves our keys to a lease with the new TTL and revokes the old one', async () => {
     const e = fakeEtcd();
     const r = new LeaseRotation(quiet);
-    await r.renew(e.calls, 3);
-    const raised = await r.renew(e.calls, 10);
-    expect(e.log).toEqual(['grant 1 ttl=3', 'keepalive 1', 'grant 2 ttl=10', 'rebind 1→2', 'revoke 1']);
+    await r.renew(e.calls, 3);                    // lease 1 at 100
+    const granted = await r.renew(e.calls, 10);   // keepalive 1 at 200, grant 2 at 300
+    expect(e.log).toEqual(['grant 1 ttl=3', 'keepalive 1', 'grant 2 ttl=10']);
     expect(r.id).toBe('2');
-    // The keys sit on lease 2 (ttl 10, granted at t=300) only now.
-    expect(raised).toMatchObject({ sentAt: 300, ttlMs: 10_000, newLease: false });
-    const lowered = await r.renew(e.calls, 3);
-    expect(lowered).toMatchObject({ sentAt: 500, ttlMs: 3000 });
-    expect(lowered.epoch).toBeGreaterThan(raised.epoch);
+    // The keys are still on lease 1: its expiry (200 + 3 s) still bounds the deadline.
+    expect(granted).toMatchObject({ sentAt: 200, ttlMs: 3000, newLease: false });
+    const raised = await r.renew(e.calls, 10);    // keepalive 2 at 400, 1 at 500, then the move
+    expect(e.log.slice(3)).toEqual(['keepalive 2', 'keepalive 1', 'rebind 1→2', 'revoke 1']);
+    expect(raised).toMatchObject({ sentAt: 400, ttlMs: 10_000, newLease: false });
+    expect(raised.epoch).toBeGreaterThan(granted.epoch);
+    await r.renew(e.calls, 3);                    // keepalive 2 at 600, grant 3 at 700
+    const lowered = await r.renew(e.calls, 3);    // keepalive 3 at 800, 2 at 900, move
+    expect(lowered).toMatchObject({ sentAt: 800, ttlMs: 3000 });
   });
 
   it('while the move is not confirmed, both leases are kept alive and the one ending first counts', async () => {
     const e = fakeEtcd();
     const r = new LeaseRotation(quiet);
     await r.renew(e.calls, 10);                 // lease 1, ttl 10, sent at 100
-    e.failRebindNext(true);
-    const lowering = await r.renew(e.calls, 3); // keepalive 1 at 200, grant 2 (ttl 3) at 300, move fails
-    // Our keys are on lease 1 (until 200 + 10 s) or lease 2 (until 300 + 3 s): 2 ends first.
+    // keepalive 1 at 200, grant 2 (ttl 3) at 300. Our keys are on lease 1 (until 200 + 10 s),
+    // and from the next renewal maybe on lease 2 (until 300 + 3 s): 2 ends first.
+    const lowering = await r.renew(e.calls, 3);
     expect(lowering).toMatchObject({ sentAt: 300, ttlMs: 3000 });
-    const again = await r.renew(e.calls, 3);    // keeps both alive, tries the move again
+    e.failRebindNext(true);
+    const again = await r.renew(e.calls, 3);    // keeps both alive; the move fails
     expect(e.log.slice(-2)).toEqual(['keepalive 2', 'keepalive 1']);
     expect(again).toMatchObject({ sentAt: 400, ttlMs: 3000 });
     e.failRebindNext(false);
@@ -82,9 +87,10 @@ describe('LeaseRotation', () => {
     const e = fakeEtcd();
     const r = new LeaseRotation(quiet);
     await r.renew(e.calls, 3);                  // lease 1 at 100
+    await r.renew(e.calls, 10);                 // keepalive 1 at 200, grant 2 at 300
     e.failRebindNext(true);
-    const raising = await r.renew(e.calls, 10); // keepalive 1 at 200, grant 2 at 300
-    expect(raising).toMatchObject({ sentAt: 200, ttlMs: 3000 });
+    const raising = await r.renew(e.calls, 10); // keepalive 2 at 400, 1 at 500; the move fails
+    expect(raising).toMatchObject({ sentAt: 500, ttlMs: 3000 });
   });
 
   it('an expired lease is replaced and reported as new (the keys on it are gone)', async () => {
