@@ -11,50 +11,8 @@ import type { LeaseKeeper } from './lease-keeper.js';
 import { runRace, type RaceDeps } from './race-runner.js';
 import { FatalAgentError } from './errors.js';
 import { handOver } from './handover.js';
-import { claimSyncBeforePromote, manageSync, type SyncBarrier, type SyncOutcome } from './sync-manager.js';
-
-export interface ActionContext {
-  readonly name: string;
-  readonly dcs: Dcs;
-  readonly pg: PostgresNode;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly lease: LeaseKeeper;
-  readonly race: RaceDeps;
-  readonly bootstrapConfig: DynamicConfig;
-  readonly useSlots: () => boolean;
-  /** The dynamic config in force. */
-  readonly dynamic: () => DynamicConfig;
-  /** Called with the synchronous replication outcome of each leader cycle. */
-  onSync(outcome: SyncOutcome): void;
-  readonly settings: () => HaSettings;
-  readonly peerTimeoutMs: () => number;
-  /** Shown as the status `state` while a long action runs (null when done). */
-  setActivity(state: PgState | null): void;
-  setRewindFailed(failed: boolean): void;
-  setCleanHandover(clean: boolean): void;
-  /** We now hold the leader key on our lease (health answers may say so before the next read). */
-  setHoldsKey(held: boolean): void;
-  /**
-   * While false, this node does not claim the primary role in its health answers although it
-   * may still hold the key (a planned handover has begun: HAProxy must stop routing here).
-   */
-  setServing(serving: boolean): void;
-  /** Publish a fresh probe to the health answers now (right after a promotion). */
-  publishPg(pg: PgView): void;
-  /** Run the next cycle at once instead of after loop_wait (what we acted on has changed). */
-  wakeUp(why: string): void;
-  /** Last status we published, to write `status` only when it changed. */
-  lastStatus: { optime: number; timeline: number } | null;
-  /** Member name → monotonic ms it was last seen in a cluster view (slot retention). */
-  readonly membersSeen: Map<string, number>;
-  /** When synchronous_standby_names last changed, and the flush position since (sync-manager.ts). */
-  readonly syncBarrier: SyncBarrier;
-}
-
-function leaseValidNow(ctx: ActionContext): boolean {
-  return withinLease(ctx.lease.deadline, ctx.clock.now());
-}
+import { claimSyncBeforePromote, manageSync } from './sync-manager.js';
+import { mayServeAsPrimary, type ActionContext } from './action-context.js';
 
 function upstreamOf(cluster: ClusterView | null, name: string): Upstream {
   const m = cluster?.members.find((x) => x.name === name);
@@ -87,7 +45,7 @@ export async function execute(
       await ctx.pg.configureStandby(a.leader ? upstreamOf(cluster, a.leader) : null);
       return withActivity(ctx, 'starting', () => ctx.pg.start());
     case 'start_primary':
-      if (!leaseValidNow(ctx)) {
+      if (!mayServeAsPrimary(ctx)) {
         ctx.logger.warn({ action: 'start_primary' }, 'lease deadline passed; not starting as primary');
         return;
       }
@@ -277,7 +235,7 @@ async function promote(ctx: ActionContext, cluster: ClusterView | null, local: L
   }
   // Rule 2 at the moment of acting: never become writable past our lease deadline, and arm the
   // fence timer before PostgreSQL can accept a write.
-  if (!leaseValidNow(ctx)) {
+  if (!mayServeAsPrimary(ctx)) {
     ctx.logger.warn({ action: 'promote' }, 'lease deadline passed before promoting; not promoting');
     return;
   }
@@ -317,7 +275,7 @@ async function publishLeaderState(ctx: ActionContext, cluster: ClusterView | nul
   const pg = local.pg;
   // A leader whose lease deadline passed (paused, slow) may have been replaced: it must not
   // overwrite the new leader's position, which eligibility is judged against.
-  if (pg.walLsn !== null && pg.timeline !== null && leaseValidNow(ctx)) {
+  if (pg.walLsn !== null && pg.timeline !== null && mayServeAsPrimary(ctx)) {
     const next = { optime: pg.walLsn, timeline: pg.timeline };
     const last = ctx.lastStatus;
     if (!last || last.optime !== next.optime || last.timeline !== next.timeline) {

@@ -8,14 +8,14 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { ClusterSnapshot, Dcs, LoopMetrics, PostgresNode } from '../ports/ports.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import { execute, type ActionContext } from './actions.js';
+import { execute } from './actions.js';
+import { newSyncBarrier, type ActionContext } from './action-context.js';
 import type { RaceDeps } from './race-runner.js';
 import { memberRecord, pgStateOf, type Identity } from './member-record.js';
 import type { NodeStateStore } from './node-state.js';
 import { FatalAgentError } from './errors.js';
 import { handOver, type HandoverOutcome } from './handover.js';
 import { switchoverTarget } from '../core/switchover.js';
-import { newSyncBarrier } from './sync-manager.js';
 
 export interface HaLoopDeps {
   readonly identity: Identity;
@@ -105,6 +105,7 @@ export class HaLoop {
         this.#serving = on;
         if (!on) deps.store.update({ leaseDeadline: null });
       },
+      holdsKey: () => this.#holdsKey,
       setHoldsKey: (h) => {
         this.#holdsKey = h;
         if (h && this.#cluster) this.#cluster = { ...this.#cluster, leader: deps.identity.name };

@@ -5,9 +5,8 @@
 // it promotes at once (watch) and nobody else races. If the candidate cannot confirm in time,
 // restart as primary: we still hold the key, nothing was lost.
 import type { ClusterView, HaSettings, LocalView } from '../core/types.js';
-import type { ActionContext } from './actions.js';
+import { mayServeAsPrimary, type ActionContext } from './action-context.js';
 import { sleep } from '../clock.js';
-import { withinLease } from '../core/lease.js';
 
 const CONFIRM_TIMEOUT_MS = 5000;
 const POLL_MS = 25;
@@ -51,8 +50,8 @@ export async function handOver(
   if (seen === null || seen <= checkpoint) {
     // Rule 2 as at every start of a primary: a handover that took past our lease deadline (a
     // frozen agent, a slow candidate) may already have been replaced by a failover.
-    if (!withinLease(ctx.lease.deadline, ctx.clock.now())) {
-      log.error({ checkpoint, candidate_wal: seen }, `${candidate} did not confirm our shutdown checkpoint and my lease deadline has passed; not restarting as primary`);
+    if (!mayServeAsPrimary(ctx)) {
+      log.error({ checkpoint, candidate_wal: seen }, `${candidate} did not confirm our shutdown checkpoint and the leader key is no longer mine within my lease; not restarting as primary`);
       return 'not_confirmed';
     }
     log.error({ checkpoint, candidate_wal: seen }, `${candidate} did not confirm our shutdown checkpoint; restarting as primary`);
@@ -60,6 +59,12 @@ export async function handOver(
     await ctx.pg.configurePrimary();
     await ctx.pg.start();
     ctx.setServing(true);
+    return 'not_confirmed';
+  }
+  if (!mayServeAsPrimary(ctx)) {
+    // Confirmed too late: the key went (our lease expired meanwhile) and a failover may have
+    // chosen another leader; naming our candidate now would only start a second switchover.
+    log.error({ checkpoint, candidate_wal: seen }, `${candidate} confirmed our shutdown checkpoint, but the leader key is no longer mine within my lease; not handing over`);
     return 'not_confirmed';
   }
   ctx.setCleanHandover(true);

@@ -1,27 +1,10 @@
 // Carries out the synchronous replication plan (core/sync.ts) on the primary, in rule 5's
 // order: unpublish (CAS) → synchronous_standby_names → publish (CAS). A failed CAS stops the
 // cycle's plan; the next cycle starts again from what etcd and PostgreSQL say.
-import type { ClusterView, Lsn, SyncState } from '../core/types.js';
-import { planSync, syncBarsPromotion, type SyncPlan } from '../core/sync.js';
+import type { ClusterView, SyncState } from '../core/types.js';
+import { planSync, syncBarsPromotion } from '../core/sync.js';
 import { neverPromote } from '../core/eligibility.js';
-import type { ActionContext } from './actions.js';
-
-/**
- * When synchronous_standby_names last changed (monotonic ms; null: before this agent set it)
- * and the primary's flushed position measured once the change was surely in force (null: not
- * yet). pg_reload_conf() returns before PostgreSQL applies the file, so the position is taken
- * at least SETTLE_MS later, as Patroni does: every commit acknowledged asynchronously before
- * the new setting took effect ends at or before it.
- */
-export interface SyncBarrier {
-  changedAt: number | null;
-  lsn: Lsn | null;
-}
-
-/** A barrier for an agent that has not changed synchronous_standby_names yet. */
-export function newSyncBarrier(): SyncBarrier {
-  return { changedAt: null, lsn: null };
-}
+import type { ActionContext, SyncOutcome } from './action-context.js';
 
 const SETTLE_MS = 100;
 function settingChanged(ctx: ActionContext): void {
@@ -29,11 +12,6 @@ function settingChanged(ctx: ActionContext): void {
   ctx.syncBarrier.lsn = null;
 }
 
-export interface SyncOutcome {
-  readonly plan: SyncPlan;
-  /** Standbys in `sync` after this cycle. */
-  readonly published: readonly string[];
-}
 
 export async function manageSync(ctx: ActionContext, cluster: ClusterView): Promise<SyncOutcome> {
   const dyn = ctx.dynamic();

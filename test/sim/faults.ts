@@ -42,7 +42,7 @@ export interface ScheduledFault {
 /**
  * In scripted faults a node may be named by its role when the fault strikes: '@primary' (the
  * leader key holder running a primary), '@replica' / '@replica2' (running replicas, by name),
- * '@promoting' / '@requesting' / '@deciding' (the node that fired the trigger, see FaultTrigger),
+ * '@promoting' / '@requesting' / '@deciding' / '@stopped' (the node that fired the trigger, see FaultTrigger),
  * '@last-primary' (the node promoted last), '@bystander'
  * (the first running replica that is not promoting and may be promoted).
  */
@@ -54,9 +54,10 @@ export interface FaultTrigger {
    * 'promote-start': a node other than the last primary starts promoting ('@promoting');
    * 'request-sent': an agent has just sent the etcd operation named `op` ('@requesting'); the
    * request is on its way, so a fault now delays or loses only what follows (the answer);
-   * 'decided': decide() just chose `rule` for an agent ('@deciding'), before it acts.
+   * 'decided': decide() just chose `rule` for an agent ('@deciding'), before it acts;
+   * 'primary-stopped': a primary's PostgreSQL has just shut down cleanly ('@stopped').
    */
-  readonly on: 'promote-start' | 'request-sent' | 'decided';
+  readonly on: 'promote-start' | 'request-sent' | 'decided' | 'primary-stopped';
   /** For 'request-sent': the operation, as the agent names it ('acquire leader', 'claim initialize'…). */
   readonly op?: string;
   /** For 'decided': the rule decide() chose ('leaderless.race'…); the node is '@deciding'. */

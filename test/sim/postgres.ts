@@ -84,6 +84,8 @@ export interface PgData {
   controlState: ControlState;
   /** synchronous_standby_names (postgresql.auto.conf: survives restarts). */
   ssn: string;
+  /** Start of the last shutdown checkpoint record (pg_controldata's "Latest checkpoint location"). */
+  checkpoint?: number;
 }
 
 export type PgProcess = 'running' | 'starting' | 'stopping' | 'stopped' | 'crashed';
@@ -103,6 +105,8 @@ export interface PgEnv {
   newBranch(tl: number, parent: Branch | null, fork: number): Branch;
   /** A promotion (or end of recovery) is about to start: the eligibility check hooks here. */
   promoting(pg: SimPostgres, how: 'promote' | 'end-of-recovery'): void;
+  /** A primary shut down cleanly (fast stop). */
+  primaryStopped(pg: SimPostgres): void;
   /** The server became a writable primary. */
   becamePrimary(pg: SimPostgres, how: 'bootstrap' | 'promote' | 'end-of-recovery' | 'restart'): void;
 }
@@ -216,7 +220,7 @@ export class SimPostgres {
       upstream: d && this.standby ? this.standby.upstream : null,
       streaming: replica && this.#recv !== null,
       controlState: running ? (primary ? 'in production' : 'in archive recovery') : d?.controlState ?? 'unknown',
-      checkpointLsn: null,
+      checkpointLsn: d?.checkpoint ?? null,
       ...(replica && this.#recv === null ? { walDiverged: this.#refusedAsDiverged } : {}),
     };
   }
@@ -286,12 +290,23 @@ export class SimPostgres {
     }
     const wasPrimary = this.role === 'primary';
     const wasStandby = this.role === 'replica' || (this.process === 'starting' && this.standby !== null);
+    if (mode === 'fast' && this.writable && this.data) {
+      // A clean shutdown writes a shutdown checkpoint, and the walsenders send every record,
+      // this one included, to the connected standbys before they exit.
+      const d = this.data;
+      if (d.flush !== d.branch.end) d.branch = this.env.newBranch(d.branch.tl, d.branch, d.flush);
+      const rec = d.branch.append(114, null);
+      d.flush = rec.end;
+      d.checkpoint = rec.lsn;
+      this.#pushAll();
+    }
     this.#halt('eof', `stopping (${mode})`);
     this.process = 'stopping';
     this.#later(mode === 'immediate' ? 10 : 100, mode === 'immediate' ? 80 : 600, () => {
       this.process = 'stopped';
       if (mode === 'fast' && this.data) this.data.controlState = wasPrimary || !wasStandby ? 'shut down' : 'shut down in recovery';
       this.#log('stopped');
+      if (mode === 'fast' && wasPrimary) this.env.primaryStopped(this);
       done(null);
     }, () => done(null));
   }

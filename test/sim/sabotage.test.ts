@@ -1,20 +1,86 @@
-// A simulation that cannot fail proves nothing. Each test breaks the agent or PostgreSQL on
-// purpose and shows that the invariants catch it within a few seeds.
-import { describe, expect, it } from 'vitest';
-import { runSeed } from './run.js';
-import type { Sabotage, SimConfig } from './world.js';
+// A simulation that cannot fail proves nothing. Each test plants a defect in the SHIPPED code
+// (the runtime, the lease rotation, the decision core, by replacing one export of the real module)
+// or in the simulated PostgreSQL, and shows that the invariants catch it within a few seeds.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { RunOptions } from './run.js';
+import type { LeaseCalls } from '../../agent/dcs/lease-rotation.js';
 
-async function caught(sabotage: Sabotage, extra: Partial<SimConfig> = {}): Promise<Map<string, number>> {
+async function caught(opts: RunOptions = {}, seeds = 20): Promise<Map<string, number>> {
+  vi.resetModules();
+  const { runSeed } = await import('./run.js');
   const kinds = new Map<string, number>();
-  for (let seed = 1; seed <= 20; seed++) {
-    const r = await runSeed(seed, { faultSeconds: 60, sabotage: [sabotage], ...extra });
+  for (let seed = 1; seed <= seeds; seed++) {
+    const r = await runSeed(seed, { faultSeconds: 60, ...opts });
     for (const v of r.violations) kinds.set(v.kind, (kinds.get(v.kind) ?? 0) + 1);
   }
   return kinds;
 }
 
-describe('the simulation catches a broken agent', () => {
+const sum = (kinds: Map<string, number>, ...names: string[]): number => names.reduce((s, n) => s + (kinds.get(n) ?? 0), 0);
+
+describe('the simulation catches a broken runtime', () => {
+  afterEach(() => {
+    vi.doUnmock('../../agent/runtime/lease-keeper.js');
+    vi.doUnmock('../../agent/dcs/lease-rotation.js');
+    vi.doUnmock('../../agent/runtime/sync-manager.js');
+    vi.doUnmock('../../agent/core/decide.js');
+    vi.resetModules();
+  });
+
+  it('a lease keeper whose fence timer is never armed is caught by the lease-deadline and split-brain checks', async () => {
+    vi.doMock('../../agent/runtime/lease-keeper.js', async (importOriginal) => {
+      const m = await importOriginal<typeof import('../../agent/runtime/lease-keeper.js')>();
+      class NeverArmed extends m.LeaseKeeper {
+        override arm(): void {}
+      }
+      return { ...m, LeaseKeeper: NeverArmed };
+    });
+    expect(sum(await caught(), 'primary-past-deadline', 'split-brain', 'writable-while-other-leads')).toBeGreaterThan(3);
+  });
+
+  it('a lease granted with one TTL while the deadline assumes the dynamic one is caught (the ttl hole)', async () => {
+    vi.doMock('../../agent/dcs/lease-rotation.js', async (importOriginal) => {
+      const m = await importOriginal<typeof import('../../agent/dcs/lease-rotation.js')>();
+      // The lease keeps the TTL it was first granted with, but reports the one asked for.
+      class FixedTtl extends m.LeaseRotation {
+        #first: number | null = null;
+        override async renew(calls: LeaseCalls, ttlSeconds: number) {
+          this.#first ??= ttlSeconds;
+          const r = await super.renew(calls, this.#first);
+          return { ...r, ttlMs: ttlSeconds * 1000 };
+        }
+      }
+      return { ...m, LeaseRotation: FixedTtl };
+    });
+    expect(sum(await caught(), 'deadline-after-lease-expiry')).toBeGreaterThan(0);
+  });
+
+  it('a new primary that skips the sync claim before promoting is caught', async () => {
+    vi.doMock('../../agent/runtime/sync-manager.js', async (importOriginal) => {
+      const m = await importOriginal<typeof import('../../agent/runtime/sync-manager.js')>();
+      return { ...m, claimSyncBeforePromote: async () => true };
+    });
+    const kinds = await caught({ synchronousMode: true, settings: { synchronousModeStrict: true } }, 60);
+    expect(sum(kinds, 'lost-acked-write', 'ineligible-promotion', 'split-brain')).toBeGreaterThan(0);
+  });
+
+  it('a replica that races although the core calls it ineligible is caught by the eligibility check', async () => {
+    vi.doMock('../../agent/core/decide.js', async (importOriginal) => {
+      const m = await importOriginal<typeof import('../../agent/core/decide.js')>();
+      return {
+        ...m,
+        decide: (...args: Parameters<typeof m.decide>) => {
+          const d = m.decide(...args);
+          return d.rule === 'leaderless.ineligible' ? { action: { kind: 'race' as const }, reason: `SABOTAGE: racing although ${d.reason}`, rule: 'sabotage.race' } : d;
+        },
+      };
+    });
+    expect(sum(await caught(), 'ineligible-promotion')).toBeGreaterThan(0);
+  });
+});
+
+describe('the simulation catches a broken PostgreSQL model', () => {
   it('a primary that acknowledges without its synchronous standby is caught losing acknowledged writes', async () => {
-    expect((await caught('ack-without-standby', { synchronousMode: true })).get('lost-acked-write') ?? 0).toBeGreaterThan(0);
+    expect(sum(await caught({ synchronousMode: true, sabotage: ['ack-without-standby'] }), 'lost-acked-write')).toBeGreaterThan(0);
   });
 });

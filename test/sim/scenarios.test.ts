@@ -197,4 +197,16 @@ describe('simulation scenarios', () => {
     expect(resumed, 'its maker recognises the claim as its own').toBeDefined();
     expect(trace.some((l) => l.who === lost.who && l.t > resumed!.t && l.what.includes('cluster bootstrapped; I am the leader'))).toBe(true);
   });
+
+  it('a handover interrupted past the lease deadline never restarts the old primary', async () => {
+    const { r, trace } = await run(scenario('a handover interrupted past the lease deadline never restarts the old primary'));
+    expectClean(r);
+    const freeze = first(trace, (l) => l.who === 'FAULT' && l.what.startsWith('SIGSTOP agent'))!;
+    expect(freeze, 'the old primary was frozen right after its clean stop').toBeDefined();
+    const old = /SIGSTOP agent (\S+)/.exec(freeze.what)![1]!;
+    const thaw = first(trace, (l) => l.who === 'FAULT' && l.what.startsWith(`SIGCONT agent ${old}`))!;
+    expect(trace.some((l) => l.t > freeze.t && l.t < thaw.t && l.who !== old && l.what.startsWith('pg: PROMOTED')), 'another member took over meanwhile').toBe(true);
+    expect(first(trace, (l) => l.t >= thaw.t && l.who === old && /the leader key is no longer mine within my lease; not (restarting as primary|handing over)/.test(l.what))).toBeDefined();
+    expect(trace.some((l) => l.t >= thaw.t && l.who === old && l.what.startsWith('pg: starting as primary'))).toBe(false);
+  });
 });

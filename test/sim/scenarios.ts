@@ -205,5 +205,17 @@ export const SCENARIOS: readonly Scenario[] = [
       triggers: [{ on: 'request-sent', op: 'claim initialize', after: 0, fault: { kind: 'slow-link', a: '@requesting', b: 'etcd', extraMs: 1500, ms: 4000 } }],
     }),
   },
+  {
+    name: 'a handover interrupted past the lease deadline never restarts the old primary',
+    guards: `Found by the simulator once it ran the shipped runtime (seeds 1126, 1161, …): the primary
+      stops cleanly for a switchover, then its agent is frozen past its lease. Its key expires and
+      a replica takes over. When the agent resumes, its handover either sees no confirmation or a
+      late one: it used to restart PostgreSQL as primary (the lease keeper had meanwhile granted a
+      new lease whose deadline looked valid) — two writable primaries. It must check that the key
+      is still its own within its lease, as every start of a primary does, and otherwise leave
+      PostgreSQL stopped for the HA loop to rejoin as a replica.`,
+    config: scripted(105, 30, [at(20_000, { kind: 'switchover', candidate: null })], {
+      triggers: [{ on: 'primary-stopped', after: 20_000, fault: { kind: 'freeze-agent', node: '@stopped', ms: 5000 } }],
+    }),
+  },
 ];
-

@@ -165,7 +165,7 @@ export class World {
       usePgRewind: named('setup.use_pg_rewind').chance(0.9),
       rebuildOnRewindFailure: true,
       synchronousMode: config.synchronousMode ?? named('setup.synchronous_mode').chance(0.4),
-      synchronousModeStrict: false,
+      synchronousModeStrict: named('setup.synchronous_mode_strict').chance(0.3),
       ...config.settings,
     };
     this.bootstrapConfig = toDynamicConfig(this.settings);
@@ -203,7 +203,7 @@ export class World {
     this.faults.sort((a, b) => a.at - b.at);
 
     const s = this.settings;
-    this.setup = `${n} nodes, ${s.synchronousMode ? 'synchronous' : 'asynchronous'} mode, ttl ${s.ttlMs} / loop_wait ${s.loopWaitMs} / retry_timeout ${
+    this.setup = `${n} nodes, ${s.synchronousMode ? (s.synchronousModeStrict ? 'strict synchronous' : 'synchronous') : 'asynchronous'} mode, ttl ${s.ttlMs} / loop_wait ${s.loopWaitMs} / retry_timeout ${
       s.retryTimeoutMs} ms, maximum_lag_on_failover ${s.maximumLagOnFailover}, primary_start_timeout ${s.primaryStartTimeoutMs} ms${
       tagged ? `, ${tagged} nofailover` : ''}${prioritised ? `, priorities ${this.nodes.map((x) => `${x.name}=${x.agent.tags.failoverPriority}`).join(' ')}` : ''}; clocks ${
       this.nodes.map((x) => `${x.name}×${x.agent.clock.rate.toFixed(4)}`).join(' ')} etcd×${this.etcd.clock.rate.toFixed(4)}`;
@@ -233,6 +233,7 @@ export class World {
       newBranch: (tl, parent, fork) => new Branch(++this.#branchIds, tl, parent, fork),
       promoting: (pg, how) => this.#checkPromotion(pg, how),
       becamePrimary: (pg, how) => this.#becamePrimary(pg, how),
+      primaryStopped: (pg) => this.#fire('primary-stopped', pg.name, false),
     };
   }
 
@@ -348,8 +349,11 @@ export class World {
     const snap = decodeCluster(this.etcd.range(), this.etcd.revision).view;
     const view = snap;
     const d = pg.data!;
+    // A planned handover's candidate (the `failover` key names it) takes over what it RECEIVED
+    // (the old primary confirmed it holds its shutdown checkpoint): promotion replays the rest.
+    const handover = snap.failover?.candidate === pg.name;
     const v = isEligible({
-      name: pg.name, tags: n.agent.tags, running: true, role: 'replica', timeline: d.branch.tl, replayedLsn: d.replay,
+      name: pg.name, tags: n.agent.tags, running: true, role: 'replica', timeline: d.branch.tl, replayedLsn: handover ? Math.max(d.replay, d.flush) : d.replay,
     }, view, this.currentSettings());
     const status = snap.status ? `cluster status optime ${snap.status.optime} timeline ${snap.status.timeline}` : 'no status';
     this.trace.log('CHECK', `${pg.name} ${how}: replayed ${d.replay} on timeline ${d.branch.tl}, ${status}: ${v.ok ? `eligible (${v.detail})` : `NOT eligible: ${v.why}`}`);
@@ -397,7 +401,7 @@ export class World {
     const leader = this.etcd.get(KEY.leader)?.value;
     const primary = this.nodes.find((n) => n.name === leader && n.pg.writable) ?? this.nodes.find((n) => n.pg.writable);
     if (ref === '@primary') return (primary ?? this.nodes[0]!).name;
-    if (ref === '@promoting' || ref === '@requesting' || ref === '@deciding') return this.#subject ?? (primary ?? this.nodes[0]!).name;
+    if (ref === '@promoting' || ref === '@requesting' || ref === '@deciding' || ref === '@stopped') return this.#subject ?? (primary ?? this.nodes[0]!).name;
     if (ref === '@last-primary') return this.promotions[this.promotions.length - 1]?.node ?? (primary ?? this.nodes[0]!).name;
     const replicas = this.nodes.filter((n) => n !== primary && n.pg.process === 'running' && n.pg.role === 'replica');
     if (ref === '@bystander') {

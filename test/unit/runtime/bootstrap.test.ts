@@ -3,14 +3,14 @@
 // records, or may still record, is never removed. Fakes stand in for etcd and PostgreSQL.
 import { systemClock } from '../../../agent/clock.js';
 import { describe, expect, it } from 'vitest';
-import { execute, type ActionContext } from '../../../agent/runtime/actions.js';
+import { execute } from '../../../agent/runtime/actions.js';
+import { newSyncBarrier, type ActionContext } from '../../../agent/runtime/action-context.js';
 import type { LeaseKeeper } from '../../../agent/runtime/lease-keeper.js';
 import type { ClusterSnapshot, Dcs, PostgresNode } from '../../../agent/ports/ports.js';
 import type { InitializeState } from '../../../agent/core/types.js';
 import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
 import { createLogger } from '../../../agent/log.js';
 import { SYS, cluster, local, pgPrimary, pgStoppedEmpty, settings } from '../core/builders.js';
-import { newSyncBarrier } from '../../../agent/runtime/sync-manager.js';
 
 const LATE = new Error('complete initialize: deadline exceeded');
 
@@ -52,7 +52,7 @@ async function failedBootstrap(reread: InitializeState | Error, afterAbandon: In
     race: {} as never, bootstrapConfig: DEFAULT_DYNAMIC_CONFIG, useSlots: () => true, dynamic: () => DEFAULT_DYNAMIC_CONFIG,
     onSync: () => undefined, settings: () => settings, peerTimeoutMs: () => 1000, setActivity: () => undefined,
     setRewindFailed: () => undefined, setCleanHandover: () => undefined, setHoldsKey: () => undefined, setServing: () => undefined,
-    publishPg: () => undefined, wakeUp: () => undefined, lastStatus: null, membersSeen: new Map(), syncBarrier: newSyncBarrier(),
+    publishPg: () => undefined, holdsKey: () => true, wakeUp: () => undefined, lastStatus: null, membersSeen: new Map(), syncBarrier: newSyncBarrier(),
   };
   const decision = { action: { kind: 'initialize_cluster' as const }, reason: 'test', rule: 'bootstrap.race' };
   await expect(execute(ctx, decision, cluster({ initialize: { state: 'absent' }, leader: null }), 1, local(pgStoppedEmpty))).rejects.toBe(LATE);
