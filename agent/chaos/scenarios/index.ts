@@ -4,6 +4,7 @@ import { etcdLeaderLoss, etcdMemberLoss, etcdQuorumLoss } from './etcd.js';
 import { latency, partitionEtcd, partitionHaproxy, partitionReplicas } from './network.js';
 import { agentFreeze, killAgent, killPostgres, nodeLoss } from './process.js';
 import { killDuringSwitchover, switchoverUnderLoad } from './switchover.js';
+import { ttlLoweredPartitionEtcd, ttlRaisedPartitionEtcd } from './ttl.js';
 import type { Scenario } from './types.js';
 
 export type { Scenario, ScenarioContext, ScenarioOutcome, ExpectedOverlap } from './types.js';
@@ -13,6 +14,7 @@ export const SCENARIOS: readonly Scenario[] = [
   partitionEtcd, partitionReplicas, partitionHaproxy,
   etcdMemberLoss, etcdLeaderLoss, etcdQuorumLoss,
   latency, switchoverUnderLoad, killDuringSwitchover, killDuringBasebackup,
+  ttlRaisedPartitionEtcd, ttlLoweredPartitionEtcd,
 ];
 
 /** The short subset the default test command runs. */
