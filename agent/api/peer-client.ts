@@ -2,7 +2,7 @@
 // our restapi TLS material when the peers serve https, no retries (like Patroni's fetch_node_status): a slow peer must not stall the race.
 import type { SecureContextOptions } from 'node:tls';
 import { parseLsn } from '../core/lsn.js';
-import { httpRequestJson, joinUrl } from './http-request.js';
+import { httpRequestJson, joinUrl } from '../http/request.js';
 import { NO_TAGS, type Lsn, type PeerStatus, type Tags } from '../core/types.js';
 
 /** TLS material for asking peers: the CA that signed their certificates, and our own client pair. */

@@ -5,12 +5,11 @@ import { isBrokenCircuitError, noop, type IPolicy } from 'cockatiel';
 import {
   EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCUnavailableError, isRecoverableError,
 } from 'etcd3';
-import { sleep, systemClock } from '../clock.js';
+import { sleep, systemClock, type Clock } from '../clock.js';
 import { HostPolicy, SlowAnswer } from './host-policy.js';
 
-export interface MonotonicClock {
-  now(): number;
-}
+/** What a deadline needs: the monotonic clock alone. */
+export type MonotonicClock = Pick<Clock, 'now'>;
 
 export type DcsErrorKind = 'timeout' | 'unavailable' | 'rejected' | 'no_lease';
 
