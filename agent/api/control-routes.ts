@@ -13,7 +13,7 @@
 // Every answer is JSON `{message, ...details}`; bad input never produces a 500.
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Clock } from '../clock.js';
+import { withDeadline, type Clock } from '../clock.js';
 import { mergeDynamicPatch } from '../config/dynamic.js';
 import { redactConfig } from '../config/redact.js';
 import type { ControlPort, ControlResult } from '../runtime/control.js';
@@ -161,7 +161,8 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (sc
       answer = { status: 503, body: { message: `${op} not available: this agent has no control port yet`, code: 'NOT_AVAILABLE' } };
     } else {
       try {
-        answer = await withTimeout(fn(control), timeoutMs);
+        answer = await withDeadline(opts.clock, fn(control), timeoutMs,
+          () => new OperationTimeout(`no answer within ${Math.round(timeoutMs / 1000)} s; it may still complete`));
       } catch (err) {
         req.log.error({ err: String(err), op }, `${op} failed`);
         const code = err instanceof OperationTimeout ? 'TIMEOUT' : 'FAILED';
@@ -284,18 +285,6 @@ function hasBody(req: FastifyRequest): boolean {
 
 /** The operation outlived the API's patience; it may still complete in the runtime. */
 class OperationTimeout extends Error {}
-
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new OperationTimeout(`no answer within ${Math.round(ms / 1000)} s; it may still complete`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Register the mutating endpoints on `app` (see buildApi). */
 export function registerControlRoutes(app: FastifyInstance, opts: ControlRoutesOptions): void {

@@ -7,7 +7,8 @@ import type { FailoverRequest, HistoryRow, InitializeState, LeaderStatus, Member
 import type { Logger } from '../log.js';
 import type { AcquireLeaderOptions, ClusterSnapshot, Dcs, LeaseRenewal } from '../ports/ports.js';
 import { BadValueLog } from './bad-values.js';
-import { Budget, CallRunner, DcsError, type MonotonicClock, type RequestObserver } from './calls.js';
+import type { Clock } from '../clock.js';
+import { Budget, CallRunner, DcsError, type RequestObserver } from './calls.js';
 import { createEtcdClient } from './client.js';
 import { streamClients } from './stream-failures.js';
 import { decodeCluster } from './cluster.js';
@@ -32,8 +33,8 @@ export interface EtcdDcsOptions {
   ttlSeconds: number;
   /** Deadline of every DCS operation (dynamic config `retry_timeout`, in ms). */
   retryTimeoutMs: number;
-  /** Monotonic clock: deadlines and the lease renewal's send time. */
-  clock: MonotonicClock;
+  /** Deadlines, timers and the lease renewal's send time. */
+  clock: Clock;
   logger: Logger;
   auth?: { username: string; password: string };
   /** PEM files; without `ca` the system's roots are trusted. */
@@ -58,7 +59,7 @@ export class EtcdDcs implements Dcs {
   readonly #lease: LeaseKeeper;
   readonly #badValues: BadValueLog;
   readonly #log: Logger;
-  readonly #clock: MonotonicClock;
+  readonly #clock: Clock;
   readonly #watches = new Set<PrefixWatch>();
   #closed = false;
 
@@ -71,7 +72,7 @@ export class EtcdDcs implements Dcs {
     this.#clock = o.clock;
     this.#log = o.logger.child({ component: 'dcs' });
     this.#client = createEtcdClient({
-      hosts: o.hosts, retryTimeoutMs: o.retryTimeoutMs,
+      hosts: o.hosts, retryTimeoutMs: o.retryTimeoutMs, clock: o.clock,
       ...(o.auth ? { auth: o.auth } : {}), ...(o.tls ? { tls: o.tls } : {}),
     });
     this.#kv = this.#client.kv;

@@ -9,7 +9,7 @@ import type { Lsn, PgView } from '../core/types.js';
 import { parseLsn } from '../core/lsn.js';
 import { fnv1a } from '../core/slots.js';
 import type { Logger } from '../log.js';
-import { sleep, systemClock } from '../clock.js';
+import { sleep, systemClock, type Clock } from '../clock.js';
 import type { PostgresNode, ReplicationRow, RewindOutcome, Upstream } from '../ports/ports.js';
 import { ensureRoles, runBasebackup, runInitdb } from './bootstrap.js';
 import { BASE_CONF, CONF_MARKER, parseUpstream, renderHba, renderPgpass, renderPostgresqlConf } from './conf.js';
@@ -51,6 +51,8 @@ export interface PostgresAdapterOptions {
   readonly rewindTimeoutMs?: number;
   /** Seconds pg_promote waits for the promotion. Default 60. */
   readonly promoteWaitSeconds?: number;
+  /** Deadlines, polls and timers. Default systemClock. */
+  readonly clock?: Clock;
 }
 
 const SHM_BUSY = /pre-existing shared memory block .* is still in use/;
@@ -89,7 +91,7 @@ export class PostgresAdapter implements PostgresNode {
   readonly #pg: AgentConfig['postgresql'];
   readonly #log: Logger;
   readonly #owner: Owner | null;
-  readonly #opts: Required<Omit<PostgresAdapterOptions, 'runAs' | 'logFile' | 'logger' | 'name' | 'pg'>>;
+  readonly #opts: Required<Omit<PostgresAdapterOptions, 'runAs' | 'logFile' | 'logger' | 'name' | 'pg' | 'clock'>>;
   readonly #logFileOption: string | undefined;
   #logFile: string | null = null;
 
@@ -108,6 +110,7 @@ export class PostgresAdapter implements PostgresNode {
   #busy: string | null = null;
   #chain: Promise<unknown> = Promise.resolve();
   readonly #probeConn: ProbeConnection;
+  readonly #clock: Clock;
   readonly #warned = new Set<string>();
   #controlCache: { key: string; data: ControlData } | null = null;
   #lastReplication: ReplicationRow[] = [];
@@ -129,6 +132,7 @@ export class PostgresAdapter implements PostgresNode {
     this.#owner = opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : null;
     this.#log = opts.logger; // callers pass a child logger (component: 'postgres')
     this.#logFileOption = opts.logFile;
+    this.#clock = opts.clock ?? systemClock;
     this.#opts = {
       startTimeoutMs: opts.startTimeoutMs ?? 60_000,
       stopTimeoutMs: opts.stopTimeoutMs ?? 60_000,
@@ -355,7 +359,7 @@ export class PostgresAdapter implements PostgresNode {
     const pf = await readPidFile(this.dataDir);
     if (!pf) return null;
     if ((await classifyPid(pf.pid, this.dataDir)) !== 'ours') return null;
-    const pm = new Postmaster(pf.pid, true, 0);
+    const pm = new Postmaster(pf.pid, true, 0, this.#clock);
     pm.watch(50);
     this.#attach(pm);
     this.#log.info({ postmaster: pf.pid }, 'adopted a running postmaster');
@@ -374,7 +378,7 @@ export class PostgresAdapter implements PostgresNode {
         throw new Error(`postmaster.pid names live pid ${pf.pid} that cannot be inspected; refusing to start a second postmaster`);
       }
     }
-    await waitForOrphans(this.dataDir, 5000, this.#log);
+    await waitForOrphans(this.dataDir, 5000, this.#log, this.#clock);
     await removeIfExists(file);
     this.#log.info({ stalePid: pf?.pid ?? null }, 'removed stale postmaster.pid');
   }
@@ -385,12 +389,12 @@ export class PostgresAdapter implements PostgresNode {
     return this.#serial('start', async () => {
       if (aborted()) throw new StartAborted('start aborted: stop() was called');
       await this.#requireInitialized();
-      const now = systemClock.now;
+      const now = (): number => this.#clock.now();
       const deadline = now() + this.#opts.startTimeoutMs;
       const running = await this.#findRunning();
       if (running) {
         this.#crashed = false;
-        await waitReady(running, this.dataDir, deadline, now, aborted);
+        await waitReady(running, this.dataDir, deadline, this.#clock, aborted);
         return;
       }
       findSetpriv();
@@ -398,13 +402,13 @@ export class PostgresAdapter implements PostgresNode {
       await this.#writeConfig();
       const logFile = await this.#resolveLogFile();
       for (let attempt = 1; ; attempt++) {
-        const pm = await spawnPostmaster({ binDir: this.#pg.bin_dir, dataDir: this.dataDir, owner: this.#owner, logFile });
+        const pm = await spawnPostmaster({ binDir: this.#pg.bin_dir, dataDir: this.dataDir, owner: this.#owner, logFile, clock: this.#clock });
         pm.starting = true;
         this.#attach(pm);
         this.#crashed = false;
         this.#log.info({ postmaster: pm.pid, attempt, logFile }, 'postgres spawned, waiting until it accepts connections');
         try {
-          await waitReady(pm, this.dataDir, deadline, now, () => aborted() || pm.stopRequested);
+          await waitReady(pm, this.dataDir, deadline, this.#clock, () => aborted() || pm.stopRequested);
           pm.starting = false;
           this.#log.info({ postmaster: pm.pid, ms: Math.round(now() - (deadline - this.#opts.startTimeoutMs)) }, 'postgres is ready');
           return;
@@ -423,8 +427,8 @@ export class PostgresAdapter implements PostgresNode {
           const out = await readLogSince(logFile, pm.logOffset);
           if (SHM_BUSY.test(out) && attempt < MAX_START_ATTEMPTS && now() + 300 < deadline) {
             this.#log.warn({ attempt }, 'old postgres processes still hold shared memory; retrying start');
-            await sleep(systemClock, 250);
-            await waitForOrphans(this.dataDir, Math.max(0, Math.min(2000, deadline - now())), this.#log);
+            await sleep(this.#clock, 250);
+            await waitForOrphans(this.dataDir, Math.max(0, Math.min(2000, deadline - now())), this.#log, this.#clock);
             continue;
           }
           const info = await pm.exited;
@@ -460,7 +464,7 @@ export class PostgresAdapter implements PostgresNode {
       const st = await fs.stat(path.join(this.dataDir, ...PG_CONTROL_PATH));
       const key = `${st.mtimeMs}:${st.size}:${st.ino}`;
       if (this.#controlCache?.key === key) return this.#controlCache.data;
-      const data = await readControlData(this.#pg.bin_dir, this.dataDir, this.#owner);
+      const data = await readControlData(this.#pg.bin_dir, this.dataDir, this.#owner, this.#clock);
       this.#controlCache = { key, data };
       return data;
     } catch (err) {
@@ -578,6 +582,7 @@ export class PostgresAdapter implements PostgresNode {
       await runInitdb({
         binDir: this.#pg.bin_dir, dataDir: this.dataDir, owner: this.#owner, superuser: this.#pg.superuser.username,
         password: this.#pg.superuser.password, scratchDir: this.runDir, timeoutMs: this.#opts.initdbTimeoutMs, log: this.#log,
+        clock: this.#clock,
       });
       this.#upstream = null;
       this.#controlCache = null;
@@ -588,7 +593,7 @@ export class PostgresAdapter implements PostgresNode {
 
   async postBootstrap(): Promise<void> {
     return this.#serial('postBootstrap', () =>
-      withConnection(this.#actionConnection(30_000), (client) => ensureRoles(client, this.#pg, this.#log)));
+      withConnection(this.#actionConnection(30_000), this.#clock, (client) => ensureRoles(client, this.#pg, this.#log)));
   }
 
   async basebackup(from: Upstream): Promise<void> {
@@ -602,7 +607,7 @@ export class PostgresAdapter implements PostgresNode {
       await runBasebackup({
         binDir: this.#pg.bin_dir, dataDir: this.dataDir, owner: this.#owner, from,
         replicationUser: this.#pg.replication.username, passfile: this.#passfile,
-        timeoutMs: this.#opts.basebackupTimeoutMs, log: this.#log, now: systemClock.now,
+        timeoutMs: this.#opts.basebackupTimeoutMs, log: this.#log, clock: this.#clock,
       });
       // A fresh clone must never come up as a primary: it is a standby of its source until told otherwise.
       this.#upstream = from;
@@ -623,13 +628,13 @@ export class PostgresAdapter implements PostgresNode {
           host: from.host, port: from.port, user: this.#pg.superuser.username, database: 'postgres',
           ...(this.#pg.superuser.password ? { password: this.#pg.superuser.password } : {}),
           connectionTimeoutMillis: 5000, application_name: 'pgwarden_rewind',
-        }, this.#log);
+        }, this.#log, this.#clock);
       } catch (err) {
         this.#log.warn({ err: (err as Error).message, from: from.name }, 'cannot check the rewind source checkpoint');
       }
       const outcome = await runRewind({
         binDir: this.#pg.bin_dir, dataDir: this.dataDir, owner: this.#owner, from, superuser: this.#pg.superuser.username,
-        passfile: this.#passfile, timeoutMs: this.#opts.rewindTimeoutMs, log: this.#log,
+        passfile: this.#passfile, timeoutMs: this.#opts.rewindTimeoutMs, log: this.#log, clock: this.#clock,
       });
       // pg_rewind copied the source's config files: put ours back. A rewound (or already
       // consistent) former primary must only ever start as a standby of `from`.
@@ -691,7 +696,7 @@ export class PostgresAdapter implements PostgresNode {
         this.#log.info({ upstream: upstream.name }, 'follow: postgres not running, configured for the next start');
         return;
       }
-      await withConnection(this.#actionConnection(5000), async (client) => {
+      await withConnection(this.#actionConnection(5000), this.#clock, async (client) => {
         const r = await client.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec');
         if (!r.rows[0]?.rec) throw new Error('postgres runs as a primary; demote it (stop, configureStandby, start) instead');
         this.#upstream = upstream;
@@ -708,14 +713,14 @@ export class PostgresAdapter implements PostgresNode {
     return this.#serial('promote', async () => {
       const wait = this.#opts.promoteWaitSeconds;
       // pg_promote(wait => true) polls every 100 ms; signal it and poll every 10 ms instead.
-      const ok = await withConnection(this.#actionConnection((wait + 5) * 1000), async (client) => {
+      const ok = await withConnection(this.#actionConnection((wait + 5) * 1000), this.#clock, async (client) => {
         const r = await client.query<{ ok: boolean }>('SELECT pg_promote(false) AS ok');
         if (r.rows[0]?.ok !== true) return false;
-        const until = Date.now() + wait * 1000;
-        while (Date.now() < until) {
+        const until = this.#clock.now() + wait * 1000;
+        while (this.#clock.now() < until) {
           const rec = await client.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec');
           if (rec.rows[0]?.rec === false) return true;
-          await new Promise((res) => setTimeout(res, 10));
+          await sleep(this.#clock, 10);
         }
         return false;
       });
@@ -736,7 +741,7 @@ export class PostgresAdapter implements PostgresNode {
     this.#ssn = value;
     await this.#writeConfig();
     if (this.#pm?.alive) {
-      await withConnection(this.#actionConnection(5000), (client) => client.query('SELECT pg_reload_conf()'));
+      await withConnection(this.#actionConnection(5000), this.#clock, (client) => client.query('SELECT pg_reload_conf()'));
     }
     this.#log.info({ synchronous_standby_names: value }, 'synchronous_standby_names set');
     return true;
@@ -748,7 +753,7 @@ export class PostgresAdapter implements PostgresNode {
         host: peer.host, port: peer.port, user: this.#pg.superuser.username, database: 'postgres',
         ...(this.#pg.superuser.password ? { password: this.#pg.superuser.password } : {}),
         application_name: 'pgwarden', connectionTimeoutMillis: 1000, statement_timeout: 1000, query_timeout: 2000,
-      }, async (client) => {
+      }, this.#clock, async (client) => {
         const r = await client.query<{ lsn: string | null }>('SELECT pg_last_wal_receive_lsn()::text AS lsn');
         const text = r.rows[0]?.lsn;
         return text ? parseLsn(text) : null;
@@ -765,22 +770,22 @@ export class PostgresAdapter implements PostgresNode {
     if (!(await isInitialized(this.dataDir))) return;
     await this.#writeConfig();
     if (this.#pm?.alive) {
-      await withConnection(this.#actionConnection(5000), (client) => client.query('SELECT pg_reload_conf()'));
+      await withConnection(this.#actionConnection(5000), this.#clock, (client) => client.query('SELECT pg_reload_conf()'));
     }
     this.#log.info({ use_slots: on }, 'replication slot use changed');
   }
 
   async checkpoint(): Promise<void> {
-    await withConnection(this.#actionConnection(60_000), (client) => client.query('CHECKPOINT'));
+    await withConnection(this.#actionConnection(60_000), this.#clock, (client) => client.query('CHECKPOINT'));
   }
 
   async reloadConfig(): Promise<void> {
     if (!this.#pm?.alive) return;
     await this.#writeConfig();
-    await withConnection(this.#actionConnection(5000), (client) => client.query('SELECT pg_reload_conf()'));
+    await withConnection(this.#actionConnection(5000), this.#clock, (client) => client.query('SELECT pg_reload_conf()'));
   }
 
   async syncSlots(names: readonly string[]): Promise<void> {
-    await withConnection(this.#actionConnection(5000), (client) => syncPhysicalSlots(client, names, this.#log));
+    await withConnection(this.#actionConnection(5000), this.#clock, (client) => syncPhysicalSlots(client, names, this.#log));
   }
 }

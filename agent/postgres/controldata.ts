@@ -1,4 +1,5 @@
 // pg_controldata: what a stopped data dir says about itself.
+import type { Clock } from '../clock.js';
 import path from 'node:path';
 import type { ControlState, Lsn } from '../core/types.js';
 import { parseLsn } from '../core/lsn.js';
@@ -57,8 +58,10 @@ export function parseControlData(output: string): ControlData {
   };
 }
 
-export async function readControlData(binDir: string, dataDir: string, owner: Owner | null, timeoutMs = 5000): Promise<ControlData> {
-  const r = await runProgram({ file: path.join(binDir, 'pg_controldata'), args: ['-D', dataDir], owner, timeoutMs });
+export async function readControlData(
+  binDir: string, dataDir: string, owner: Owner | null, clock: Clock, timeoutMs = 5000,
+): Promise<ControlData> {
+  const r = await runProgram({ file: path.join(binDir, 'pg_controldata'), args: ['-D', dataDir], owner, timeoutMs, clock });
   if (r.code !== 0) throw new Error(`pg_controldata failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${tail(r.stderr)}`);
   return parseControlData(r.stdout);
 }
