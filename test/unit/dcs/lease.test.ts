@@ -5,7 +5,7 @@ import type { LeaseClient } from 'etcd3';
 import { systemClock } from '../../../agent/clock.js';
 import { CallRunner } from '../../../agent/dcs/calls.js';
 import { LeaseKeeper } from '../../../agent/dcs/lease.js';
-import { captureLogger } from '../../integration/dcs/capture-log.js';
+import { captureLogger } from '../../harness/capture-log.js';
 
 /** Clock that advances 10 ms on every read, so "read before sending" is visible. */
 function stepClock() {
