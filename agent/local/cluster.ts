@@ -9,205 +9,40 @@
 //   nodeN/pgwarden.yml, nodeN/agent.log (pino JSON), nodeN/data (PGDATA)
 // etcd's data lives on tmpfs (/dev/shm/pgwarden-run-<id>) so PostgreSQL's disk I/O never delays
 // etcd's fsync; it is removed when the run ends.
-import { randomBytes } from 'node:crypto';
-import {
-  accessSync, chownSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync,
-} from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
-import type { Logger } from '../log.js';
-import { REDACT_PATHS } from '../log.js';
-import type { AgentConfig, DynamicConfig, StaticTags } from '../config/types.js';
-import { renderHaproxyConfig } from '../../proxy-config/render.js';
-import { checkHaproxyConfig, writeHaproxyConfig } from '../../proxy-config/write.js';
-import { deepMerge, renderAgentConfig, type DeepPartial, type LocalCredentials } from './agent-config.js';
+import type { pino } from 'pino';
+import { callAgentApi, agentStatus, type AgentCallOptions } from './agent-api.js';
+import type { LocalCredentials } from './agent-config.js';
 import {
-  clientUrl, etcdArgs, etcdMemberHealth, LOCAL_ETCD_TIMING, runEtcdctl, type EtcdctlResult, type EtcdMember, type EtcdTiming,
-} from './etcd.js';
-import { fetchHaproxyServers, haproxyArgs, type HaproxyServerState } from './haproxy.js';
+  DEFAULT_BASE_DIR, DEFAULT_TIMEOUTS, LOCALHOST,
+  type AgentStatus, type ApiResponse, type HaproxyPorts, type LocalClusterOptions, type LocalClusterState,
+  type LocalClusterTimeouts, type LocalNode, type NodeRef, type UnexpectedExit,
+} from './cluster-types.js';
+import { clientUrl, LOCAL_ETCD_TIMING, runEtcdctl, type EtcdctlResult, type EtcdMember } from './etcd.js';
+import { fetchHaproxyServers, type HaproxyServerState } from './haproxy.js';
 import { NetnsNetwork } from './netns.js';
 import { LatencyRelays } from './latency-relays.js';
+import { describeNode, prepareNodeDirs, spawnAgent } from './nodes.js';
 import { allocatePorts } from './ports.js';
+import { preflight } from './preflight.js';
 import { findPostmaster, readStat, signalQuietly, stopAndConfirm, withDescendants } from './procfs.js';
-import { OWNER_FILE, reapStale, RUN_FILE, SHM_PREFIX, type ReapResult } from './reap.js';
+import { OWNER_FILE, reapStale, type ReapResult } from './reap.js';
+import { chooseShmDir, eventLog, findRepoDir, newRunId, openClusterLog, secret, tail, updateRunFile } from './run-dir.js';
+import { startEtcd, startHaproxy } from './services.js';
 import {
-  findSetpriv, ProcessSupervisor, registerEmergency, resolveUser, waitGone,
-  type EventLog, type RunAs, type TrackedProcess,
+  findSetpriv, ProcessSupervisor, registerEmergency, waitGone, type EventLog, type RunAs, type TrackedProcess,
 } from './supervisor.js';
 import { deadline, waitFor, type WaitOptions } from './wait.js';
+import { statuses, waitForPrimary, waitUntilReady, type ClusterProbe } from './waiters.js';
 
-export interface LocalClusterTimeouts {
-  /** etcd members up and the cluster healthy. Default 30 s. */
-  etcdReadyMs: number;
-  /** HAProxy answering on its stats port. Default 10 s. */
-  haproxyReadyMs: number;
-  /** An agent's clean exit after SIGTERM, before SIGKILL. Default 20 s. */
-  agentStopMs: number;
-  /** A leftover postmaster's exit after SIGQUIT, before SIGKILL. Default 5 s. */
-  postgresStopMs: number;
-  /** HAProxy's exit after SIGTERM, before SIGKILL. Default 5 s. */
-  serviceStopMs: number;
-}
-
-export interface LocalClusterOptions {
-  /** Number of pgwarden agents (node1..nodeN). Default 3; 0 starts etcd and HAProxy only. */
-  agents?: number;
-  /** etcd members. Default 3. */
-  etcdMembers?: number;
-  /** Cluster name. Default "local". */
-  scope?: string;
-  /** etcd key prefix root. Default "/pgwarden". */
-  namespace?: string;
-  /** Where run directories go. Default /tmp/pgwarden-runs. */
-  baseDir?: string;
-  /** Default: <UTC date-time>-<random>. */
-  runId?: string;
-  /** `bootstrap.dcs` overrides written into every agent's config (e.g. `{ ttl: 5 }`). */
-  dcs?: DeepPartial<DynamicConfig>;
-  /** Static `postgresql.parameters` of every node. */
-  pgParameters?: Record<string, string | number | boolean>;
-  /** Tags per node name, e.g. `{ node3: { nofailover: true } }`. */
-  tags?: Record<string, Partial<StaticTags>>;
-  /** Deep-merged into each node's YAML last (null deletes a key). */
-  extraConfig?: Record<string, unknown> | ((name: string, index: number) => Record<string, unknown>);
-  /** The agents' log level. Default "debug" (logs are files; post-mortems want detail). */
-  agentLogLevel?: AgentConfig['log']['level'];
-  /** Start HAProxy. Default true. */
-  haproxy?: boolean;
-  /** Route read-only traffic only to replicas within this lag (`/replica?lag=…`). */
-  replicaLag?: string;
-  /** Repository root (holds dist/agent/cli.js). Default: found from this file. */
-  repoDir?: string;
-  pgBinDir?: string;
-  etcdBin?: string;
-  etcdctlBin?: string;
-  haproxyBin?: string;
-  /** When the harness is root, agents run as this OS user. Default "postgres". */
-  runAsUser?: string;
-  /** Put etcd's data on /dev/shm when it has room. Default true. */
-  etcdOnTmpfs?: boolean;
-  etcdTiming?: EtcdTiming;
-  timeouts?: Partial<LocalClusterTimeouts>;
-  /** Kill everything synchronously on SIGINT/SIGTERM/SIGHUP. Default true; a CLI that stops
-   *  gracefully on signals itself can turn this off (the 'exit' hook stays). */
-  signalHandlers?: boolean;
-  /** Reap crashed runs under baseDir before starting. Default true. */
-  reapStale?: boolean;
-  /** Also receives the harness's events (they always go to <run>/cluster.log). */
-  logger?: Logger;
-  /**
-   * Run each node (agent + PostgreSQL) in its own network namespace with its own address, linked
-   * to a bridge where etcd and HAProxy are reached (see netns.ts); enables `cluster.net` faults
-   * (partitions, latency). Needs root, ip, iptables and tc. Default false: everything on loopback.
-   */
-  netns?: boolean;
-  /**
-   * With netns: pass every connection of every node through a delay relay (latency-relays.ts), so
-   * `setLatency` can slow a node's links on kernels without tc netem. Default false.
-   */
-  latencyRelay?: boolean;
-}
-
-export interface LocalNode {
-  readonly name: string;
-  readonly index: number;
-  /** <run>/nodeN */
-  readonly dir: string;
-  readonly dataDir: string;
-  readonly configFile: string;
-  /** The agent's stdout+stderr (pino JSON lines). */
-  readonly logFile: string;
-  readonly apiHost: string;
-  readonly apiPort: number;
-  /** http://127.0.0.1:<apiPort> */
-  readonly apiUrl: string;
-  readonly pgHost: string;
-  readonly pgPort: number;
-  readonly tags: Partial<StaticTags>;
-}
-
-export type NodeRef = string | LocalNode;
-
-export interface HaproxyPorts {
-  readonly rwPort: number;
-  readonly roPort: number;
-  readonly statsPort: number;
-}
-
-/** The agent's status document (SPEC §1.3); only the fields the harness reads are typed. */
-export interface AgentStatus {
-  name?: string;
-  role?: 'primary' | 'replica' | 'uninitialized' | string;
-  state?: string;
-  timeline?: number;
-  /** On a primary: the synchronous replication state and the standbys published in `sync`. */
-  synchronous_replication?: { state?: string; standbys?: string[] };
-  [key: string]: unknown;
-}
-
-export interface ApiResponse {
-  readonly status: number;
-  /** Parsed JSON, or the raw text when the body is not JSON. */
-  readonly body: unknown;
-}
-
-export interface UnexpectedExit {
-  readonly name: string;
-  readonly pid: number;
-  readonly how: string;
-  readonly at: string;
-}
-
-export type LocalClusterState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
-
-const DEFAULT_TIMEOUTS: LocalClusterTimeouts = {
-  etcdReadyMs: 30_000,
-  haproxyReadyMs: 10_000,
-  agentStopMs: 20_000,
-  postgresStopMs: 5_000,
-  serviceStopMs: 5_000,
+export { DEFAULT_BASE_DIR, findRepoDir };
+export type {
+  AgentStatus, ApiResponse, HaproxyPorts, LocalClusterOptions, LocalClusterState, LocalClusterTimeouts, LocalNode, NodeRef, UnexpectedExit,
 };
 
 const TERMINATING: ReadonlySet<string> = new Set(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT']);
 
-export const DEFAULT_BASE_DIR = '/tmp/pgwarden-runs';
-const LOCALHOST = '127.0.0.1';
-
-function newRunId(): string {
-  const d = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `${d}-${randomBytes(3).toString('hex')}`;
-}
-
-function secret(): string {
-  return randomBytes(12).toString('hex');
-}
-
-/** Walks up from this file to the directory holding pgwarden's package.json. */
-export function findRepoDir(from = dirname(fileURLToPath(import.meta.url))): string {
-  let dir = from;
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string };
-      if (pkg.name === 'pgwarden') return dir;
-    } catch {
-      // keep walking
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`LocalCluster: cannot find the pgwarden repository above ${from}; pass repoDir`);
-    dir = up;
-  }
-}
-
-function tail(file: string, lines = 20): string {
-  try {
-    const text = readFileSync(file, 'utf8');
-    return text.split('\n').filter(Boolean).slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
 
 export class LocalCluster {
   readonly runId: string;
@@ -279,21 +114,15 @@ export class LocalCluster {
   }
 
   /** Events go to <run>/cluster.log (from start() on) and to the caller's logger, if any. */
-  #makeLog(file: Logger | null): EventLog {
-    const mirror = this.#opts.logger?.child({ component: 'local-cluster', run: this.runId });
-    return {
-      debug: (o, m) => { file?.debug(o, m); mirror?.debug(o, m); },
-      info: (o, m) => { file?.info(o, m); mirror?.info(o, m); },
-      warn: (o, m) => { file?.warn(o, m); mirror?.warn(o, m); },
-      error: (o, m) => { file?.error(o, m); mirror?.error(o, m); },
-    };
+  #makeLog(file: ReturnType<typeof openClusterLog>['logger'] | null): EventLog {
+    return eventLog(file, this.#opts.logger?.child({ component: 'local-cluster', run: this.runId }));
   }
 
   #openRunDir(): void {
     mkdirSync(this.runDir, { recursive: true, mode: 0o755 });
-    this.#fileLog = pino.destination({ dest: join(this.runDir, 'cluster.log'), sync: true });
-    const file = pino({ level: 'debug', base: { run: this.runId }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, this.#fileLog);
-    this.#log = this.#makeLog(file);
+    const { destination, logger } = openClusterLog(this.runDir, this.runId);
+    this.#fileLog = destination;
+    this.#log = this.#makeLog(logger);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -400,13 +229,16 @@ export class LocalCluster {
   async #start(): Promise<void> {
     const t0 = Date.now();
     this.#openRunDir();
-    this.#preflight();
+    this.#runAs = preflight({
+      bins: this.#bins, haproxy: this.#opts.haproxy !== false, agentCount: this.#agentCount, pgBinDir: this.#pgBinDir,
+      cli: this.#cli, repoDir: this.repoDir, runDir: this.runDir, runAsUser: this.#opts.runAsUser ?? 'postgres', log: this.#log,
+    });
     if (this.#opts.reapStale !== false) {
       const reaped = await reapStale(this.baseDir);
       for (const r of reaped) this.#log.warn({ ...r }, 'reaped a crashed run');
     }
     const self = readStat(process.pid);
-    this.#shmDir = this.#chooseShmDir();
+    this.#shmDir = this.#opts.etcdOnTmpfs === false ? null : chooseShmDir(this.runId, this.#etcdCount);
     this.#writeRunFile({ ownerPid: process.pid, ownerStartTime: self?.startTime ?? null });
     if (this.#opts.netns) {
       this.#net = NetnsNetwork.create(Array.from({ length: this.#agentCount }, (_, i) => `node${i + 1}`));
@@ -440,8 +272,12 @@ export class LocalCluster {
 
     if (this.#agentCount > 0) {
       const ports = await allocatePorts(this.#agentCount * 2);
-      this.#nodes = Array.from({ length: this.#agentCount }, (_, i) => this.#describeNode(i, ports[2 * i]!, ports[2 * i + 1]!));
-      this.#prepareNodeDirs();
+      this.#nodes = Array.from({ length: this.#agentCount }, (_, i) => describeNode(this.runDir, this.#net, this.#opts, i, ports[2 * i]!, ports[2 * i + 1]!));
+      prepareNodeDirs(this.#nodes, {
+        opts: this.#opts, scope: this.scope, namespace: this.namespace, pgBinDir: this.#pgBinDir, credentials: this.credentials,
+        etcdHosts: this.#etcd.map((m) => `${this.#net ? this.#net.etcdAddress : LOCALHOST}:${m.clientPort}`),
+        net: this.#net, runAs: this.#runAs,
+      });
       this.#writeRunFile({});
       if (this.#net && this.#opts.latencyRelay) await this.#startRelays(this.#net);
       for (const n of this.#nodes) this.#spawnAgent(n);
@@ -619,41 +455,13 @@ export class LocalCluster {
   // Talking to the pieces
 
   /** GET <apiUrl>/status (short timeout). Rejects when the agent does not answer in time. */
-  async apiStatus(ref: NodeRef, timeoutMs = 1000): Promise<AgentStatus> {
-    const res = await this.api(ref, '/status', { timeoutMs, auth: false });
-    if (res.status !== 200 || typeof res.body !== 'object' || res.body === null) {
-      throw new Error(`GET ${this.node(ref).apiUrl}/status: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
-    }
-    return res.body as AgentStatus;
+  apiStatus(ref: NodeRef, timeoutMs = 1000): Promise<AgentStatus> {
+    return agentStatus(this.node(ref), timeoutMs, this.credentials.api);
   }
 
   /** Any REST call; mutating calls carry the generated basic-auth credentials unless auth: false. */
-  async api(
-    ref: NodeRef,
-    path: string,
-    opts: { method?: string; body?: unknown; timeoutMs?: number; auth?: boolean } = {},
-  ): Promise<ApiResponse> {
-    const n = this.node(ref);
-    const headers: Record<string, string> = {};
-    if (opts.auth !== false) {
-      const a = this.credentials.api;
-      headers.authorization = `Basic ${Buffer.from(`${a.username}:${a.password}`).toString('base64')}`;
-    }
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${n.apiUrl}${path}`, {
-      method: opts.method ?? 'GET',
-      headers,
-      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 2000),
-    });
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: res.status, body };
+  api(ref: NodeRef, path: string, opts: AgentCallOptions = {}): Promise<ApiResponse> {
+    return callAgentApi(this.node(ref), path, opts, this.credentials.api);
   }
 
   /** etcdctl (v3) against this cluster's members, with dial/command timeouts. Never rejects. */
@@ -675,35 +483,13 @@ export class LocalCluster {
   }
 
   /** Status of every node whose agent is running (nodes that do not answer are left out). */
-  async statuses(timeoutMs = 1000): Promise<Record<string, AgentStatus>> {
-    const out: Record<string, AgentStatus> = {};
-    await Promise.all(
-      this.#nodes.filter((n) => this.agentRunning(n)).map(async (n) => {
-        try {
-          out[n.name] = await this.apiStatus(n, timeoutMs);
-        } catch {
-          // not answering: left out
-        }
-      }),
-    );
-    return out;
+  statuses(timeoutMs = 1000): Promise<Record<string, AgentStatus>> {
+    return statuses(this.#probe(), timeoutMs);
   }
 
   /** Wait until exactly one running agent reports role primary with PostgreSQL running. */
-  async waitForPrimary(opts: { timeoutMs?: number; exclude?: readonly string[] } = {}): Promise<LocalNode> {
-    const running = (s: Record<string, AgentStatus>) => Object.entries(s).filter(([, st]) => st.role === 'primary' && st.state === 'running');
-    const summary = await this.waitFor(() => this.statuses(), {
-      timeoutMs: opts.timeoutMs ?? 60_000,
-      intervalMs: 200,
-      what: 'one running primary',
-      until: (s) => {
-        const primaries = running(s);
-        return primaries.length === 1 && !(opts.exclude ?? []).includes(primaries[0]![0]);
-      },
-      failIf: () => this.#agentsAllDead(),
-    });
-    // The running one: a fenced former primary may still say role "primary" (state stopped).
-    return this.node(running(summary)[0]![0]);
+  waitForPrimary(opts: { timeoutMs?: number; exclude?: readonly string[] } = {}): Promise<LocalNode> {
+    return waitForPrimary(this.#probe(), opts);
   }
 
   /**
@@ -711,175 +497,46 @@ export class LocalCluster {
    * agent) are running replicas, and HAProxy (when started) routes read-write traffic to the primary
    * only and read-only traffic to those replicas (except the ones tagged noloadbalance).
    */
-  async waitUntilReady(opts: { timeoutMs?: number; replicas?: number } = {}): Promise<{ primary: LocalNode; replicas: LocalNode[] }> {
-    const timeoutMs = opts.timeoutMs ?? 120_000;
-    const want = () => opts.replicas ?? Math.max(0, [...this.#agents.values()].filter((p) => p.running).length - 1);
-    const s = await this.waitFor(() => this.statuses(), {
-      timeoutMs,
-      intervalMs: 250,
-      what: `one running primary and ${opts.replicas ?? 'all other'} running replicas`,
-      until: (st) => {
-        const v = Object.values(st);
-        return v.filter((x) => x.role === 'primary' && x.state === 'running').length === 1 &&
-          v.filter((x) => x.role === 'replica' && x.state === 'running').length >= want();
-      },
-      failIf: () => this.#agentsAllDead() ?? this.#agentExitedEarly(),
-    });
-    const primary = this.node(Object.entries(s).find(([, x]) => x.role === 'primary')![0]);
-    const replicas = Object.entries(s).filter(([, x]) => x.role === 'replica' && x.state === 'running').map(([k]) => this.node(k));
-    if (this.#haproxyPorts) {
-      const balanced = replicas.filter((n) => n.tags.noloadbalance !== true).map((n) => n.name);
-      const up = (rows: readonly HaproxyServerState[], suffix: string) =>
-        rows.filter((r) => r.proxy === `${this.#proxyScope()}_${suffix}` && r.status.startsWith('UP')).map((r) => r.server);
-      await this.waitFor(() => this.haproxyServers(), {
-        timeoutMs,
-        what: `HAProxy to route read-write traffic to ${primary.name} only and read-only traffic to ${balanced.join(', ') || 'nobody'}`,
-        until: (rows) => up(rows, 'rw').join(',') === primary.name && balanced.every((name) => up(rows, 'ro').includes(name)),
-      });
-    }
-    return { primary, replicas };
+  waitUntilReady(opts: { timeoutMs?: number; replicas?: number } = {}): Promise<{ primary: LocalNode; replicas: LocalNode[] }> {
+    return waitUntilReady(this.#probe(), opts);
+  }
+
+  #probe(): ClusterProbe {
+    return {
+      allNodes: this.#nodes,
+      node: (name) => this.node(name),
+      agentRunning: (n) => this.agentRunning(n),
+      runningAgents: () => [...this.#agents.values()].filter((p) => p.running).length,
+      apiStatus: (n, timeoutMs) => this.apiStatus(n, timeoutMs),
+      haproxy: this.#haproxyPorts ? { servers: () => this.haproxyServers(), proxyScope: this.#proxyScope() } : null,
+      waitFor: (probe, opts) => this.waitFor(probe, opts),
+      agentsAllDead: () => this.#agentsAllDead(),
+      agentExitedEarly: () => this.#agentExitedEarly(),
+    };
   }
 
   // ---------------------------------------------------------------------------------------------
   // Internals
 
-  #preflight(): void {
-    const need = (path: string, what: string) => {
-      try {
-        accessSync(path, constants.X_OK);
-      } catch {
-        throw new Error(`${what} not found at ${path} (run deploy/install-deps.sh as root)`);
-      }
-    };
-    need(this.#bins.etcd, 'etcd');
-    need(this.#bins.etcdctl, 'etcdctl');
-    if (this.#opts.haproxy !== false) need(this.#bins.haproxy, 'HAProxy');
-    if (this.#agentCount > 0) {
-      need(join(this.#pgBinDir, 'postgres'), 'PostgreSQL');
-      if (!existsSync(this.#cli)) {
-        throw new Error(`the agent is not built: ${this.#cli} is missing (run npm run build in ${this.repoDir})`);
-      }
-      if (process.getuid?.() === 0) {
-        this.#runAs = resolveUser(this.#opts.runAsUser ?? 'postgres');
-        if (!findSetpriv()) this.#log.warn({}, 'setpriv with --pdeathsig not found: children are not killed by the kernel if the harness dies');
-        this.#checkAccessAs(this.#runAs);
-      }
-    }
-  }
-
-  #chooseShmDir(): string | null {
-    if (this.#opts.etcdOnTmpfs === false) return null;
-    try {
-      const st = statfsSync('/dev/shm');
-      // etcd preallocates a 64 MB WAL segment per member; leave generous headroom.
-      if (st.bavail * st.bsize < this.#etcdCount * 256 * 1024 * 1024) return null;
-      accessSync('/dev/shm', constants.W_OK);
-      return `/dev/shm/${SHM_PREFIX}${this.runId}`;
-    } catch {
-      return null;
-    }
-  }
-
   async #startEtcd(): Promise<void> {
-    const sup = this.#requireSupervisor();
-    const dataRoot = this.#shmDir ?? this.runDir;
-    for (let attempt = 1; ; attempt++) {
-      const ports = await allocatePorts(this.#etcdCount * 2);
-      this.#etcd = Array.from({ length: this.#etcdCount }, (_, i) => ({
-        name: `etcd${i + 1}`,
-        clientPort: ports[2 * i]!,
-        peerPort: ports[2 * i + 1]!,
-        dataDir: join(dataRoot, `etcd-${i + 1}`),
-        logFile: join(this.runDir, `etcd${i + 1}.log`),
-      }));
-      this.#writeRunFile({});
-      const timing = this.#opts.etcdTiming ?? LOCAL_ETCD_TIMING;
-      const token = `pgwarden-${this.runId}-${attempt}`;
-      this.#etcdProcs = this.#etcd.map((m) => {
-        rmSync(m.dataDir, { recursive: true, force: true });
-        let args = etcdArgs(m, this.#etcd, token, timing);
-        if (this.#net) {
-          const extraUrl = `http://${this.#net.etcdAddress}:${m.clientPort}`;
-          args = args.map((a, k) => (k > 0 && (args[k - 1] === '--listen-client-urls' || args[k - 1] === '--advertise-client-urls') ? `${a},${extraUrl}` : a));
-        }
-        return sup.spawn({ name: m.name, command: this.#bins.etcd, args, logFile: m.logFile });
-      });
-      try {
-        await waitFor(() => Promise.all(this.#etcd.map((m) => etcdMemberHealth(clientUrl(m), 1000))), {
-          timeoutMs: this.#timeouts.etcdReadyMs,
-          intervalMs: 100,
-          what: `etcd cluster of ${this.#etcdCount} to be healthy`,
-          until: (r) => r.every((x) => x === true),
-          failIf: () => this.#stoppingReason() ?? this.#etcdDied(),
-        });
-        this.#log.info({ endpoints: this.#etcd.map(clientUrl) }, 'etcd healthy');
-        return;
-      } catch (err) {
-        const clash = this.#etcd.some((m) => tail(m.logFile, 50).includes('address already in use'));
-        await Promise.all(this.#etcdProcs.map((p) => sup.terminate(p, { signal: 'SIGKILL', timeoutMs: 2000 })));
-        if (clash && attempt < 3 && !this.#stoppingReason()) {
-          this.#log.warn({ attempt }, 'etcd port clash: retrying with other ports');
-          continue;
-        }
-        const logs = this.#etcd.map((m) => `--- ${m.logFile}\n${tail(m.logFile, 8)}`).join('\n');
-        throw new Error(`${(err as Error).message}\n${logs}`);
-      }
-    }
-  }
-
-  #etcdDied(): string | null {
-    const dead = this.#etcdProcs.find((p) => !p.running);
-    return dead ? `${dead.name} ${dead.describeExit()}` : null;
-  }
-
-  #describeNode(i: number, apiPort: number, pgPort: number): LocalNode {
-    const name = `node${i + 1}`;
-    const dir = join(this.runDir, name);
-    const host = this.#net ? this.#net.node(name).address : LOCALHOST;
-    return {
-      name,
-      index: i,
-      dir,
-      dataDir: join(dir, 'data'),
-      configFile: join(dir, 'pgwarden.yml'),
-      logFile: join(dir, 'agent.log'),
-      apiHost: host,
-      apiPort,
-      apiUrl: `http://${host}:${apiPort}`,
-      pgHost: host,
-      pgPort,
-      tags: { ...this.#opts.tags?.[name] },
-    };
-  }
-
-  #prepareNodeDirs(): void {
-    const runAs = this.#runAs;
-    for (const n of this.#nodes) {
-      mkdirSync(n.dir, { recursive: true, mode: 0o700 });
-      const userExtra = typeof this.#opts.extraConfig === 'function' ? this.#opts.extraConfig(n.name, n.index) : this.#opts.extraConfig;
-      const extra = this.#net ? deepMerge(this.#netnsConfig(n, this.#net), userExtra ?? {}) : userExtra;
-      const yaml = renderAgentConfig({
-        name: n.name,
-        scope: this.scope,
-        namespace: this.namespace,
-        etcdHosts: this.#etcd.map((m) => `${this.#net ? this.#net.etcdAddress : LOCALHOST}:${m.clientPort}`),
-        apiPort: n.apiPort,
-        pgPort: n.pgPort,
-        dataDir: n.dataDir,
-        pgBinDir: this.#pgBinDir,
-        credentials: this.credentials,
-        logLevel: this.#opts.agentLogLevel ?? 'debug',
-        ...(this.#opts.pgParameters ? { pgParameters: this.#opts.pgParameters } : {}),
-        tags: n.tags,
-        ...(this.#opts.dcs ? { dcs: this.#opts.dcs } : {}),
-        ...(extra ? { extra } : {}),
-      });
-      writeFileSync(n.configFile, yaml, { mode: 0o600 });
-      if (runAs) {
-        chownSync(n.dir, runAs.uid, runAs.gid);
-        chownSync(n.configFile, runAs.uid, runAs.gid);
-      }
-    }
+    await startEtcd({
+      supervisor: this.#requireSupervisor(),
+      count: this.#etcdCount,
+      etcdBin: this.#bins.etcd,
+      runId: this.runId,
+      runDir: this.runDir,
+      dataRoot: this.#shmDir ?? this.runDir,
+      net: this.#net,
+      timing: this.#opts.etcdTiming ?? LOCAL_ETCD_TIMING,
+      readyMs: this.#timeouts.etcdReadyMs,
+      log: this.#log,
+      stopping: () => this.#stoppingReason(),
+      onMembers: (members: EtcdMember[]) => {
+        this.#etcd = members;
+        this.#writeRunFile({});
+      },
+      onSpawned: (procs) => { this.#etcdProcs = procs; },
+    });
   }
 
   async #startRelays(net: NetnsNetwork): Promise<void> {
@@ -894,127 +551,30 @@ export class LocalCluster {
     this.#log.info({ nodes: this.#nodes.map((n) => n.name) }, 'latency relays up');
   }
 
-  /** A node's listen/connect addresses and pg_hba inside its namespace. */
-  #netnsConfig(n: LocalNode, net: NetnsNetwork): Record<string, unknown> {
-    const c = this.credentials;
-    return {
-      restapi: { listen: `${n.apiHost}:${n.apiPort}`, connect_address: `${n.apiHost}:${n.apiPort}` },
-      postgresql: {
-        listen: n.pgHost,
-        connect_address: `${n.pgHost}:${n.pgPort}`,
-        pg_hba: [
-          `host all all ${net.subnet} scram-sha-256`,
-          `host replication ${c.replication.username} ${net.subnet} scram-sha-256`,
-        ],
-      },
-    };
-  }
-
-  /** As the agents' user: can it run node, read the repository and reach the run directory? */
-  #checkAccessAs(runAs: RunAs): void {
-    const script = [
-      "const fs = require('fs'); const [r, x] = JSON.parse(process.argv[1]); const bad = [];",
-      'for (const p of r) { try { fs.accessSync(p, fs.constants.R_OK); } catch { bad.push(`read ${p}`); } }',
-      'for (const p of x) { try { fs.accessSync(p, fs.constants.X_OK); } catch { bad.push(`enter ${p}`); } }',
-      "if (bad.length) { console.log(bad.join('\\n')); process.exit(3); }",
-    ].join('\n');
-    const readable = [this.#cli, join(this.repoDir, 'package.json'), join(this.repoDir, 'node_modules', 'pino', 'package.json')];
-    const enterable = [this.runDir];
-    const setpriv = findSetpriv();
-    const args = ['-e', script, JSON.stringify([readable, enterable])];
-    // (node dirs are created and chowned to the user afterwards)
-    const r = setpriv
-      ? spawnSync(setpriv, ['--reuid', String(runAs.uid), '--regid', String(runAs.gid), '--init-groups', '--', process.execPath, ...args], { encoding: 'utf8', timeout: 15_000 })
-      : spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 15_000, uid: runAs.uid, gid: runAs.gid });
-    if (r.status === 0) return;
-    if (r.status === 3) {
-      const problems = r.stdout.trim().split('\n');
-      const hints = [
-        ...(problems.some((p) => p.startsWith('read ')) ? [`make the repository readable by it (chmod -R o+rX ${this.repoDir}, and o+x on its parent directories)`] : []),
-        ...(problems.some((p) => p.startsWith('enter ')) ? [`use a baseDir it can reach (default ${DEFAULT_BASE_DIR})`] : []),
-      ];
-      throw new Error(
-        `the agents run as OS user "${runAs.user}" (PostgreSQL refuses root), which cannot:\n  ` +
-          `${problems.join('\n  ')}\nFix: ${hints.join('; ')}.`,
-      );
-    }
-    throw new Error(
-      `cannot run ${process.execPath} as OS user "${runAs.user}" (status ${String(r.status)}): ` +
-        `${(r.stderr || r.error?.message || '').trim()}. The node binary and its directories must be executable by "${runAs.user}".`,
-    );
-  }
-
   #spawnAgent(n: LocalNode): TrackedProcess {
-    if (this.#net) return this.#spawnAgentInNetns(n, this.#net);
-    const p = this.#requireSupervisor().spawn({
-      name: `agent ${n.name}`,
-      command: process.execPath,
-      args: [this.#cli, 'agent', '-c', n.configFile],
-      logFile: n.logFile,
-      cwd: n.dir,
-      runAs: this.#runAs,
-      node: n.name,
-    });
-    this.#agents.set(n.name, p);
-    return p;
-  }
-
-  /** `ip netns exec <ns> setpriv --reuid … --pdeathsig KILL -- node cli.js agent` (ip execs in place: same pid). */
-  #spawnAgentInNetns(n: LocalNode, net: NetnsNetwork): TrackedProcess {
-    const runAs = this.#runAs;
-    const setpriv = findSetpriv();
-    const drop = runAs && setpriv
-      ? [setpriv, '--reuid', String(runAs.uid), '--regid', String(runAs.gid), '--init-groups', '--pdeathsig', 'KILL', '--']
-      : [];
-    if (runAs && !setpriv) throw new Error('LocalCluster netns: setpriv (util-linux) is needed to drop to the agents\' user inside a namespace');
-    const [ip, ...prefix] = net.execPrefix(n.name);
-    const p = this.#requireSupervisor().spawn({
-      name: `agent ${n.name}`,
-      command: ip!,
-      args: [...prefix, ...drop, process.execPath, this.#cli, 'agent', '-c', n.configFile],
-      logFile: n.logFile,
-      cwd: n.dir,
-      runAs: null,
-      node: n.name,
-      ...(runAs ? { env: { HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user } } : {}),
-    });
-    if (runAs) chownSync(n.logFile, runAs.uid, runAs.gid);
+    const p = spawnAgent(n, { supervisor: this.#requireSupervisor(), cli: this.#cli, runAs: this.#runAs, net: this.#net });
     this.#agents.set(n.name, p);
     return p;
   }
 
   async #startHaproxy(): Promise<void> {
-    const sup = this.#requireSupervisor();
-    const [rwPort, roPort, statsPort] = (await allocatePorts(3)) as [number, number, number];
-    const cfgFile = join(this.runDir, 'haproxy.cfg');
-    let text = renderHaproxyConfig({
+    await startHaproxy({
+      supervisor: this.#requireSupervisor(),
+      haproxyBin: this.#bins.haproxy,
+      runDir: this.runDir,
       scope: this.scope,
-      members: this.#nodes.map((n) => ({ name: n.name, host: n.pgHost, port: n.pgPort, apiHost: n.apiHost, apiPort: n.apiPort })),
-      listen: { rw: `${LOCALHOST}:${rwPort}`, ro: `${LOCALHOST}:${roPort}`, stats: `${LOCALHOST}:${statsPort}` },
-      ...(this.#opts.replicaLag !== undefined ? { replicaLag: this.#opts.replicaLag } : {}),
+      nodes: this.#nodes,
+      replicaLag: this.#opts.replicaLag,
+      net: this.#net,
+      readyMs: this.#timeouts.haproxyReadyMs,
+      log: this.#log,
+      stopping: () => this.#stoppingReason(),
+      onPorts: (ports) => {
+        this.#haproxyPorts = ports;
+        this.#writeRunFile({});
+      },
+      onSpawned: (proc) => { this.#haproxyProc = proc; },
     });
-    // netns: health checks and forwarded connections leave from HAProxy's own bridge address, so
-    // a node can drop HAProxy's packets without dropping the harness's.
-    if (this.#net) text = text.replace(/^defaults$/m, `defaults\n    source ${this.#net.haproxyAddress}`);
-    await writeHaproxyConfig(cfgFile, text);
-    const check = await checkHaproxyConfig(cfgFile, { haproxyBin: this.#bins.haproxy });
-    if (!check.ok) throw new Error(`HAProxy rejects ${cfgFile}:\n${check.output}`);
-    this.#haproxyPorts = { rwPort, roPort, statsPort };
-    this.#writeRunFile({});
-    const p = sup.spawn({
-      name: 'haproxy',
-      command: this.#bins.haproxy,
-      args: haproxyArgs(cfgFile, join(this.runDir, 'haproxy.pid')),
-      logFile: join(this.runDir, 'haproxy.log'),
-    });
-    this.#haproxyProc = p;
-    await waitFor(() => fetchHaproxyServers(statsPort, 500), {
-      timeoutMs: this.#timeouts.haproxyReadyMs,
-      what: `HAProxy stats on 127.0.0.1:${statsPort}`,
-      failIf: () => this.#stoppingReason() ?? (p.running ? null : `haproxy ${p.describeExit()}: ${tail(p.spec.logFile, 8)}`),
-      until: () => true,
-    });
-    this.#log.info({ rwPort, roPort, statsPort }, 'haproxy up');
   }
 
   #proxyScope(): string {
@@ -1134,15 +694,7 @@ export class LocalCluster {
   }
 
   #writeRunFile(extra: Record<string, unknown>): void {
-    const file = join(this.runDir, RUN_FILE);
-    let prev: Record<string, unknown> = {};
-    try {
-      prev = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    } catch {
-      // first write
-    }
-    const doc = {
-      ...prev,
+    updateRunFile(this.runDir, (prev) => ({
       runId: this.runId,
       runDir: this.runDir,
       createdAt: prev.createdAt ?? new Date().toISOString(),
@@ -1154,8 +706,6 @@ export class LocalCluster {
       haproxy: this.#haproxyPorts,
       state: this.#state,
       ...extra,
-    };
-    writeFileSync(`${file}.tmp`, JSON.stringify(doc, null, 2));
-    renameSync(`${file}.tmp`, file);
+    }));
   }
 }
