@@ -26,23 +26,21 @@ import { LatencyRelays } from './latency-relays.js';
 import { describeNode, prepareNodeDirs, spawnAgent } from './nodes.js';
 import { allocatePorts } from './ports.js';
 import { preflight } from './preflight.js';
-import { findPostmaster, readStat, signalQuietly, stopAndConfirm, withDescendants } from './procfs.js';
+import { findPostmaster, readStat } from './procfs.js';
+import { freeze, killNode, killPostgres, signalAgent, stopProcesses, thaw } from './faults.js';
 import { OWNER_FILE, reapStale, type ReapResult } from './reap.js';
 import { chooseShmDir, eventLog, findRepoDir, newRunId, openClusterLog, secret, tail, updateRunFile } from './run-dir.js';
 import { startEtcd, startHaproxy } from './services.js';
 import {
-  findSetpriv, ProcessSupervisor, registerEmergency, waitGone, type EventLog, type RunAs, type TrackedProcess,
+  findSetpriv, ProcessSupervisor, registerEmergency, type EventLog, type RunAs, type TrackedProcess,
 } from './supervisor.js';
-import { deadline, waitFor, type WaitOptions } from './wait.js';
+import { waitFor, type WaitOptions } from './wait.js';
 import { statuses, waitForPrimary, waitUntilReady, type ClusterProbe } from './waiters.js';
 
 export { DEFAULT_BASE_DIR, findRepoDir };
 export type {
   AgentStatus, ApiResponse, HaproxyPorts, LocalClusterOptions, LocalClusterState, LocalClusterTimeouts, LocalNode, NodeRef, UnexpectedExit,
 };
-
-const TERMINATING: ReadonlySet<string> = new Set(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGABRT']);
-
 
 export class LocalCluster {
   readonly runId: string;
@@ -314,21 +312,9 @@ export class LocalCluster {
     await this.#startRaw?.catch(() => undefined);
     const sup = this.#supervisor;
     if (sup) {
-      const t = this.#timeouts;
-      // Frozen processes cannot act on SIGTERM; agents need a live etcd to hand over cleanly.
-      for (const p of sup.processes) if (p.running) signalQuietly(p.pid, 'SIGCONT');
-      if (this.#haproxyProc) await sup.terminate(this.#haproxyProc, { timeoutMs: t.serviceStopMs });
-      await Promise.all([...this.#agents.values()].map((p) => sup.terminate(p, { timeoutMs: t.agentStopMs })));
-      await this.#stopPostmasters();
-      // etcd last, and bluntly: its data is thrown away, and a SIGTERMed leader spends up to 5 s
-      // trying to hand leadership to members that are shutting down too.
-      await Promise.all(this.#etcdProcs.map((p) => sup.terminate(p, { signal: 'SIGKILL', timeoutMs: t.serviceStopMs })));
-      const left = sup.killAllSync();
-      if (left.length > 0) {
-        this.#log.warn({ pids: left }, 'killed leftover processes');
-        const stuck = await waitGone(left, 5000);
-        if (stuck.length > 0) this.#log.error({ pids: stuck }, 'processes survived SIGKILL');
-      }
+      await stopProcesses(sup, {
+        haproxy: this.#haproxyProc, agents: [...this.#agents.values()], etcd: this.#etcdProcs, nodes: this.#nodes,
+      }, this.#timeouts, this.#log);
     }
     this.#removeShmDir();
     this.#destroyNet();
@@ -375,43 +361,23 @@ export class LocalCluster {
    * Send `signal` to a node's agent process only (its PostgreSQL keeps running). For SIGKILL,
    * resolves once the process is gone.
    */
-  async killAgent(ref: NodeRef, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  killAgent(ref: NodeRef, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const n = this.node(ref);
-    const p = this.#agents.get(n.name);
-    if (!p || !p.running) throw new Error(`LocalCluster: agent ${n.name} is not running`);
-    if (TERMINATING.has(signal)) p.expectedExit = true;
-    this.#log.info({ node: n.name, pid: p.pid, signal }, 'killAgent');
-    if (!signalQuietly(p.pid, signal)) throw new Error(`LocalCluster: could not signal agent ${n.name} (pid ${p.pid})`);
-    if (signal === 'SIGKILL') await deadline(p.exited, 5000, `agent ${n.name} (pid ${p.pid}) to exit after SIGKILL`);
+    return signalAgent(n, this.#agents.get(n.name), signal, this.#log);
   }
 
   /**
    * SIGKILL a node's postmaster (found through postmaster.pid) and, unless `postmasterOnly`, its
    * children at the same instant. Resolves the postmaster's pid once they are gone.
    */
-  async killPostgres(ref: NodeRef, opts: { postmasterOnly?: boolean } = {}): Promise<number> {
-    const n = this.node(ref);
-    const pm = findPostmaster(n.dataDir);
-    if (pm === null) throw new Error(`LocalCluster: no running postmaster for ${n.name} (${n.dataDir}/postmaster.pid)`);
-    const pids = opts.postmasterOnly ? [pm] : [...withDescendants([pm])];
-    this.#log.info({ node: n.name, postmaster: pm, pids }, 'killPostgres');
-    for (const pid of pids) signalQuietly(pid, 'SIGKILL');
-    await this.#waitGoneOrThrow(pids, 5000, `PostgreSQL of ${n.name}`);
-    return pm;
+  killPostgres(ref: NodeRef, opts: { postmasterOnly?: boolean } = {}): Promise<number> {
+    return killPostgres(this.node(ref), opts, this.#log);
   }
 
   /** A node "loses power": its agent, its PostgreSQL and anything they started, SIGKILLed at once. */
-  async killNode(ref: NodeRef): Promise<void> {
+  killNode(ref: NodeRef): Promise<void> {
     const n = this.node(ref);
-    const sup = this.#requireSupervisor();
-    const agent = this.#agents.get(n.name);
-    if (agent) agent.expectedExit = true;
-    const pids = new Set(sup.runProcesses({ node: n.name }));
-    const pm = findPostmaster(n.dataDir);
-    if (pm !== null) for (const pid of withDescendants([pm])) pids.add(pid);
-    this.#log.info({ node: n.name, pids: [...pids] }, 'killNode');
-    for (const pid of pids) signalQuietly(pid, 'SIGKILL');
-    await this.#waitGoneOrThrow(pids, 5000, `processes of ${n.name}`);
+    return killNode(n, this.#requireSupervisor(), this.#agents.get(n.name), this.#log);
   }
 
   /**
@@ -427,28 +393,20 @@ export class LocalCluster {
 
   /** SIGSTOP every etcd member (or those listed, 0-based): the DCS hangs without closing sockets. */
   freezeEtcd(members?: readonly number[]): void {
-    for (const p of this.#pickEtcd(members)) {
-      this.#log.info({ proc: p.name, pid: p.pid, confirmed: stopAndConfirm(p.pid) }, 'freeze');
-    }
+    for (const p of this.#pickEtcd(members)) freeze(p, this.#log);
   }
 
   thawEtcd(members?: readonly number[]): void {
-    for (const p of this.#pickEtcd(members)) {
-      this.#log.info({ proc: p.name, pid: p.pid }, 'thaw');
-      signalQuietly(p.pid, 'SIGCONT');
-    }
+    for (const p of this.#pickEtcd(members)) thaw(p, this.#log);
   }
 
   /** SIGSTOP a node's agent (a hung agent; its PostgreSQL keeps running). */
   freezeAgent(ref: NodeRef): void {
-    const p = this.#runningAgent(ref);
-    this.#log.info({ proc: p.name, pid: p.pid, confirmed: stopAndConfirm(p.pid) }, 'freeze');
+    freeze(this.#runningAgent(ref), this.#log);
   }
 
   thawAgent(ref: NodeRef): void {
-    const p = this.#runningAgent(ref);
-    this.#log.info({ proc: p.name, pid: p.pid }, 'thaw');
-    signalQuietly(p.pid, 'SIGCONT');
+    thaw(this.#runningAgent(ref), this.#log);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -581,25 +539,6 @@ export class LocalCluster {
     return this.scope.replace(/[^A-Za-z0-9_.:-]/g, '_');
   }
 
-  async #stopPostmasters(): Promise<void> {
-    const pms: number[] = [];
-    for (const n of this.#nodes) {
-      const pm = findPostmaster(n.dataDir);
-      if (pm === null) continue;
-      this.#log.warn({ node: n.name, pid: pm }, 'postmaster outlived its agent: SIGQUIT');
-      signalQuietly(pm, 'SIGCONT');
-      signalQuietly(pm, 'SIGQUIT');
-      pms.push(pm);
-    }
-    if (pms.length === 0) return;
-    const stuck = await waitGone(pms, this.#timeouts.postgresStopMs);
-    if (stuck.length > 0) {
-      this.#log.warn({ pids: stuck }, 'postmaster ignored SIGQUIT: SIGKILL');
-      for (const pid of withDescendants(stuck)) signalQuietly(pid, 'SIGKILL');
-      await waitGone(stuck, 5000);
-    }
-  }
-
   #emergencyStop(): void {
     try {
       const killed = this.#supervisor?.killAllSync() ?? [];
@@ -662,11 +601,6 @@ export class LocalCluster {
     const p = this.#agents.get(n.name);
     if (!p || !p.running) throw new Error(`LocalCluster: agent ${n.name} is not running`);
     return p;
-  }
-
-  async #waitGoneOrThrow(pids: Iterable<number>, ms: number, what: string): Promise<void> {
-    const stuck = await waitGone(pids, ms, { reapedWithinMs: 3000 });
-    if (stuck.length > 0) throw new Error(`LocalCluster: ${what} still alive ${ms} ms after SIGKILL: ${stuck.join(', ')}`);
   }
 
   #stoppingReason(): string | null {
