@@ -1,9 +1,9 @@
 // pg_controldata: what a stopped data dir says about itself.
-import type { Clock } from '../clock.js';
 import path from 'node:path';
+import type { Clock } from '../clock.js';
 import type { ControlState, Lsn } from '../core/types.js';
-import { parseLsn } from '../core/lsn.js';
 import { runProgram, tail, type Owner } from './exec.js';
+import { lsnOrNull } from './probe.js';
 
 export interface ControlData {
   readonly state: ControlState;
@@ -29,15 +29,6 @@ function toInt(text: string | undefined): number | null {
   return Number(text.trim());
 }
 
-function toLsn(text: string | undefined): Lsn | null {
-  if (text === undefined) return null;
-  try {
-    return parseLsn(text);
-  } catch {
-    return null;
-  }
-}
-
 /** Parse `pg_controldata` output (run with LC_ALL=C). Unknown or missing fields become null. */
 export function parseControlData(output: string): ControlData {
   const fields = new Map<string, string>();
@@ -52,7 +43,7 @@ export function parseControlData(output: string): ControlData {
     state: toState(fields.get('Database cluster state')),
     systemId: systemId && /^\d+$/.test(systemId) ? systemId : null,
     timeline: toInt(fields.get("Latest checkpoint's TimeLineID")),
-    checkpointLsn: toLsn(fields.get('Latest checkpoint location')),
+    checkpointLsn: lsnOrNull(fields.get('Latest checkpoint location')),
     minRecoveryTimeline: toInt(fields.get("Min recovery ending loc's timeline")),
     checksumsEnabled: checksum === null ? null : checksum > 0,
   };

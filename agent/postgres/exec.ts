@@ -1,7 +1,7 @@
 // Run one program with a deadline and captured (bounded) output. Used for initdb, pg_basebackup,
 // pg_rewind and pg_controldata. The postmaster itself is started by control.ts (it outlives a call).
-import type { Clock, Timer } from '../clock.js';
 import { spawn } from 'node:child_process';
+import type { Clock, Timer } from '../clock.js';
 
 /** The OS identity spawned PostgreSQL programs run as (null: the agent's own identity). */
 export interface Owner {

@@ -1,8 +1,8 @@
 // SQL plumbing: the one persistent connection used by probes, short-lived connections for actions,
 // quoting, and SCRAM verifiers (so a password never travels to the server in clear text).
-import type { Clock } from '../clock.js';
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 
 export type ConnConfig = pg.ClientConfig;
