@@ -101,8 +101,10 @@ export class PostgresAdapter implements PostgresNode {
       keepAlive: true,
     }, this.#log);
     this.#conf = new ManagedConf(this.name, this.#pg, this.#layout, this.#owner, this.#log);
-    this.#postmaster = new PostmasterKeeper(
-      this.#layout, this.#conf, this.#pg.bin_dir, this.#owner, this.#opts, probeConn, this.#log, this.#clock);
+    this.#postmaster = new PostmasterKeeper({
+      layout: this.#layout, conf: this.#conf, binDir: this.#pg.bin_dir, owner: this.#owner, timeouts: this.#opts, probeConn,
+      log: this.#log, clock: this.#clock,
+    });
     this.#observer = new PgObserver({
       pg: this.#pg, owner: this.#owner, layout: this.#layout, conf: this.#conf, postmaster: this.#postmaster, probeConn,
       busy: () => this.#busy !== null, log: this.#log, clock: this.#clock,

@@ -23,39 +23,28 @@ export interface PostmasterTimeouts {
   readonly immediateStopTimeoutMs: number;
 }
 
+export interface PostmasterParts {
+  readonly layout: PgLayout;
+  readonly conf: ManagedConf;
+  readonly binDir: string;
+  readonly owner: Owner | null;
+  readonly timeouts: PostmasterTimeouts;
+  /** Closed whenever the postmaster exits or is stopped. */
+  readonly probeConn: ProbeConnection;
+  readonly log: Logger;
+  readonly clock: Clock;
+}
+
 export class PostmasterKeeper {
   #pm: Postmaster | null = null;
   #crashed = false;
   #stopGeneration = 0;
   #lastStopMode: 'fast' | 'immediate' = 'fast';
   readonly #exitListeners: ((code: number | null, signal: string | null) => void)[] = [];
-  readonly #layout: PgLayout;
-  readonly #conf: ManagedConf;
-  readonly #binDir: string;
-  readonly #owner: Owner | null;
-  readonly #timeouts: PostmasterTimeouts;
-  readonly #probeConn: ProbeConnection;
-  readonly #log: Logger;
-  readonly #clock: Clock;
+  readonly #p: PostmasterParts;
 
-  constructor(
-    layout: PgLayout,
-    conf: ManagedConf,
-    binDir: string,
-    owner: Owner | null,
-    timeouts: PostmasterTimeouts,
-    probeConn: ProbeConnection,
-    log: Logger,
-    clock: Clock,
-  ) {
-    this.#layout = layout;
-    this.#conf = conf;
-    this.#binDir = binDir;
-    this.#owner = owner;
-    this.#timeouts = timeouts;
-    this.#probeConn = probeConn;
-    this.#log = log;
-    this.#clock = clock;
+  constructor(parts: PostmasterParts) {
+    this.#p = parts;
   }
 
   /** The postmaster we started or adopted (alive or not), or null. */
@@ -71,18 +60,18 @@ export class PostmasterKeeper {
   #attach(pm: Postmaster): void {
     this.#pm = pm;
     void pm.exited.then((info) => {
-      this.#probeConn.close();
+      this.#p.probeConn.close();
       if (pm.stopRequested || pm.starting) {
-        this.#log.info({ postmaster: pm.pid, ...info }, 'postgres exited');
+        this.#p.log.info({ postmaster: pm.pid, ...info }, 'postgres exited');
         return;
       }
       this.#crashed = true;
-      this.#log.error({ postmaster: pm.pid, ...info, adopted: pm.adopted }, 'postgres exited unexpectedly');
+      this.#p.log.error({ postmaster: pm.pid, ...info, adopted: pm.adopted }, 'postgres exited unexpectedly');
       for (const listener of this.#exitListeners) {
         try {
           listener(info.code, info.signal);
         } catch (err) {
-          this.#log.error({ err: (err as Error).message }, 'onUnexpectedExit listener threw');
+          this.#p.log.error({ err: (err as Error).message }, 'onUnexpectedExit listener threw');
         }
       }
     });
@@ -91,26 +80,26 @@ export class PostmasterKeeper {
   /** A live postmaster for our data dir: ours, or one a previous agent left (then adopted). */
   async findRunning(): Promise<Postmaster | null> {
     if (this.#pm?.alive) return this.#pm;
-    const dataDir = this.#layout.dataDir;
+    const dataDir = this.#p.layout.dataDir;
     const pf = await readPidFile(dataDir);
     if (!pf) return null;
     if ((await classifyPid(pf.pid, dataDir)) !== 'ours') return null;
-    const pm = new Postmaster(pf.pid, true, 0, this.#clock);
+    const pm = new Postmaster(pf.pid, true, 0, this.#p.clock);
     pm.watch(50);
     this.#attach(pm);
-    this.#log.info({ postmaster: pf.pid }, 'adopted a running postmaster');
+    this.#p.log.info({ postmaster: pf.pid }, 'adopted a running postmaster');
     return pm;
   }
 
   async requireStopped(): Promise<void> {
     if (this.#pm?.alive || (await this.findRunning())) throw new Error('postgres is running; stop it first');
-    const rest = await postgresProcessesIn(this.#layout.dataDir);
-    if (rest.length > 0) throw new Error(`postgres processes ${rest.join(',')} still work in ${this.#layout.dataDir}`);
+    const rest = await postgresProcessesIn(this.#p.layout.dataDir);
+    if (rest.length > 0) throw new Error(`postgres processes ${rest.join(',')} still work in ${this.#p.layout.dataDir}`);
   }
 
   /** Remove a postmaster.pid whose process is gone (or is now someone else), once no backend is left. */
   async #clearStalePidFile(): Promise<void> {
-    const dataDir = this.#layout.dataDir;
+    const dataDir = this.#p.layout.dataDir;
     const file = path.join(dataDir, 'postmaster.pid');
     if (!(await exists(file))) return;
     const pf = await readPidFile(dataDir);
@@ -121,9 +110,9 @@ export class PostmasterKeeper {
         throw new Error(`postmaster.pid names live pid ${pf.pid} that cannot be inspected; refusing to start a second postmaster`);
       }
     }
-    await waitForOrphans(dataDir, 5000, this.#log, this.#clock);
+    await waitForOrphans(dataDir, 5000, this.#p.log, this.#p.clock);
     await removeIfExists(file);
-    this.#log.info({ stalePid: pf?.pid ?? null }, 'removed stale postmaster.pid');
+    this.#p.log.info({ stalePid: pf?.pid ?? null }, 'removed stale postmaster.pid');
   }
 
   /** True once stop() is called after this point (read before start() waits its turn). */
@@ -134,48 +123,48 @@ export class PostmasterKeeper {
 
   async start(aborted: () => boolean): Promise<void> {
     if (aborted()) throw new StartAborted('start aborted: stop() was called');
-    await this.#conf.requireInitialized();
-    const dataDir = this.#layout.dataDir;
-    const now = (): number => this.#clock.now();
-    const deadline = now() + this.#timeouts.startTimeoutMs;
+    await this.#p.conf.requireInitialized();
+    const dataDir = this.#p.layout.dataDir;
+    const now = (): number => this.#p.clock.now();
+    const deadline = now() + this.#p.timeouts.startTimeoutMs;
     const running = await this.findRunning();
     if (running) {
       this.#crashed = false;
-      await waitReady(running, dataDir, deadline, this.#clock, aborted);
+      await waitReady(running, dataDir, deadline, this.#p.clock, aborted);
       return;
     }
     findSetpriv();
     await this.#clearStalePidFile();
-    await this.#conf.write();
-    const logFile = await this.#layout.resolveLogFile();
+    await this.#p.conf.write();
+    const logFile = await this.#p.layout.resolveLogFile();
     for (let attempt = 1; ; attempt++) {
-      const pm = await spawnPostmaster({ binDir: this.#binDir, dataDir, owner: this.#owner, logFile, clock: this.#clock });
+      const pm = await spawnPostmaster({ binDir: this.#p.binDir, dataDir, owner: this.#p.owner, logFile, clock: this.#p.clock });
       pm.starting = true;
       this.#attach(pm);
       this.#crashed = false;
-      this.#log.info({ postmaster: pm.pid, attempt, logFile }, 'postgres spawned, waiting until it accepts connections');
+      this.#p.log.info({ postmaster: pm.pid, attempt, logFile }, 'postgres spawned, waiting until it accepts connections');
       try {
-        await waitReady(pm, dataDir, deadline, this.#clock, () => aborted() || pm.stopRequested);
+        await waitReady(pm, dataDir, deadline, this.#p.clock, () => aborted() || pm.stopRequested);
         pm.starting = false;
-        this.#log.info({ postmaster: pm.pid, ms: Math.round(now() - (deadline - this.#timeouts.startTimeoutMs)) }, 'postgres is ready');
+        this.#p.log.info({ postmaster: pm.pid, ms: Math.round(now() - (deadline - this.#p.timeouts.startTimeoutMs)) }, 'postgres is ready');
         return;
       } catch (err) {
         pm.starting = false;
         if (err instanceof StartAborted) {
           if (pm.alive && !pm.stopRequested) {
-            await stopPostmaster(pm, this.#lastStopMode, this.#timeouts.immediateStopTimeoutMs, dataDir, this.#log);
+            await stopPostmaster(pm, this.#lastStopMode, this.#p.timeouts.immediateStopTimeoutMs, dataDir, this.#p.log);
           }
           throw err;
         }
         if (pm.alive) {
-          this.#log.warn({ postmaster: pm.pid, timeoutMs: this.#timeouts.startTimeoutMs }, 'postgres still not ready at the start deadline; left running');
-          throw new Error(`postgres did not become ready within ${this.#timeouts.startTimeoutMs} ms (still starting, see ${logFile})`);
+          this.#p.log.warn({ postmaster: pm.pid, timeoutMs: this.#p.timeouts.startTimeoutMs }, 'postgres still not ready at the start deadline; left running');
+          throw new Error(`postgres did not become ready within ${this.#p.timeouts.startTimeoutMs} ms (still starting, see ${logFile})`);
         }
         const out = await readLogSince(logFile, pm.logOffset);
         if (SHM_BUSY.test(out) && attempt < MAX_START_ATTEMPTS && now() + 300 < deadline) {
-          this.#log.warn({ attempt }, 'old postgres processes still hold shared memory; retrying start');
-          await sleep(this.#clock, 250);
-          await waitForOrphans(dataDir, Math.max(0, Math.min(2000, deadline - now())), this.#log, this.#clock);
+          this.#p.log.warn({ attempt }, 'old postgres processes still hold shared memory; retrying start');
+          await sleep(this.#p.clock, 250);
+          await waitForOrphans(dataDir, Math.max(0, Math.min(2000, deadline - now())), this.#p.log, this.#p.clock);
           continue;
         }
         const info = await pm.exited;
@@ -189,15 +178,15 @@ export class PostmasterKeeper {
     this.#stopGeneration++;
     this.#lastStopMode = mode;
     const pm = this.#pm?.alive ? this.#pm : (busy ? null : await this.findRunning());
-    this.#probeConn.close();
+    this.#p.probeConn.close();
     if (!pm) {
-      this.#log.debug({ mode }, 'stop: postgres is not running');
+      this.#p.log.debug({ mode }, 'stop: postgres is not running');
       return;
     }
-    this.#log.info({ mode, postmaster: pm.pid }, 'stopping postgres');
-    const timeout = mode === 'fast' ? this.#timeouts.stopTimeoutMs : this.#timeouts.immediateStopTimeoutMs;
-    await stopPostmaster(pm, mode, timeout, this.#layout.dataDir, this.#log);
-    this.#log.info({ mode, postmaster: pm.pid }, 'postgres stopped');
+    this.#p.log.info({ mode, postmaster: pm.pid }, 'stopping postgres');
+    const timeout = mode === 'fast' ? this.#p.timeouts.stopTimeoutMs : this.#p.timeouts.immediateStopTimeoutMs;
+    await stopPostmaster(pm, mode, timeout, this.#p.layout.dataDir, this.#p.log);
+    this.#p.log.info({ mode, postmaster: pm.pid }, 'postgres stopped');
   }
 
   onUnexpectedExit(listener: (code: number | null, signal: string | null) => void): void {
