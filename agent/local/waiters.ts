@@ -7,14 +7,14 @@ import type { WaitOptions } from './wait.js';
 /** What the waiters read of a cluster. */
 export interface ClusterProbe {
   /** Every node (started or not). */
-  readonly allNodes: readonly LocalNode[];
+  allNodes(): readonly LocalNode[];
   node(name: string): LocalNode;
   agentRunning(n: LocalNode): boolean;
   /** How many agents are running now. */
   runningAgents(): number;
   apiStatus(n: LocalNode, timeoutMs: number): Promise<AgentStatus>;
   /** Null when HAProxy was not started. */
-  readonly haproxy: { servers(): Promise<HaproxyServerState[]>; proxyScope: string } | null;
+  haproxy(): { servers(): Promise<HaproxyServerState[]>; proxyScope: string } | null;
   waitFor<T>(probe: () => T | Promise<T>, opts: WaitOptions<T>): Promise<T>;
   /** Reasons to give up early: every agent is dead; an agent died right after its start. */
   agentsAllDead(): string | null;
@@ -25,7 +25,7 @@ export interface ClusterProbe {
 export async function statuses(c: ClusterProbe, timeoutMs = 1000): Promise<Record<string, AgentStatus>> {
   const out: Record<string, AgentStatus> = {};
   await Promise.all(
-    c.allNodes.filter((n) => c.agentRunning(n)).map(async (n) => {
+    c.allNodes().filter((n) => c.agentRunning(n)).map(async (n) => {
       try {
         out[n.name] = await c.apiStatus(n, timeoutMs);
       } catch {
@@ -76,7 +76,7 @@ export async function waitUntilReady(
   });
   const primary = c.node(Object.entries(s).find(([, x]) => x.role === 'primary')![0]);
   const replicas = Object.entries(s).filter(([, x]) => x.role === 'replica' && x.state === 'running').map(([k]) => c.node(k));
-  const haproxy = c.haproxy;
+  const haproxy = c.haproxy();
   if (haproxy) {
     const balanced = replicas.filter((n) => n.tags.noloadbalance !== true).map((n) => n.name);
     const up = (rows: readonly HaproxyServerState[], suffix: string) =>
