@@ -36,27 +36,41 @@ export type {
 };
 
 export class LocalCluster {
-  readonly runId: string;
-  readonly runDir: string;
-  readonly baseDir: string;
-  readonly scope: string;
-  readonly namespace: string;
-  readonly credentials: LocalCredentials;
-  readonly repoDir: string;
   readonly #s: ClusterSettings;
   readonly #run: ClusterRun;
 
   constructor(opts: LocalClusterOptions = {}) {
-    const s = resolveSettings(opts);
-    this.#s = s;
-    this.runId = s.runId;
-    this.runDir = s.runDir;
-    this.baseDir = s.baseDir;
-    this.scope = s.scope;
-    this.namespace = s.namespace;
-    this.credentials = s.credentials;
-    this.repoDir = s.repoDir;
+    this.#s = resolveSettings(opts);
     this.#run = new ClusterRun(this.#s);
+  }
+
+  get runId(): string {
+    return this.#s.runId;
+  }
+
+  get runDir(): string {
+    return this.#s.runDir;
+  }
+
+  get baseDir(): string {
+    return this.#s.baseDir;
+  }
+
+  get scope(): string {
+    return this.#s.scope;
+  }
+
+  get namespace(): string {
+    return this.#s.namespace;
+  }
+
+  /** Generated for this run: the PostgreSQL superuser and replication user, the API's basic auth. */
+  get credentials(): LocalCredentials {
+    return this.#s.credentials;
+  }
+
+  get repoDir(): string {
+    return this.#s.repoDir;
   }
 
   /** Exits nobody asked for (crashes, config errors), newest last. */
