@@ -7,6 +7,7 @@ import type { FailoverRequest, HistoryRow, InitializeState, LeaderStatus, Member
 import type { Logger } from '../log.js';
 import type { AcquireLeaderOptions, ClusterSnapshot, Dcs, LeaseRenewal } from '../ports/ports.js';
 import { BadValueLog } from './bad-values.js';
+import { absent, notModifiedAfter, onLease, revisionIs, valueIs } from './compare.js';
 import type { Clock } from '../clock.js';
 import { Budget, CallRunner, DcsError, type RequestObserver } from './calls.js';
 import { createEtcdClient } from './client.js';
@@ -396,27 +397,4 @@ export class EtcdDcs implements Dcs {
 /** The answer to `take` in acquireLeader: rebound or created. */
 function tookLeader(res: ITxnResponse | undefined): boolean {
   return res?.succeeded === true || res?.responses[0]?.response_txn?.succeeded === true;
-}
-
-function valueIs(key: Buffer, value: string): ICompare {
-  return { key, target: 'Value', result: 'Equal', value: Buffer.from(value) };
-}
-
-/** The key is bound to `lease` (etcd compares lease IDs; an absent key never matches). */
-function onLease(key: Buffer, lease: string): ICompare {
-  return { key, target: 'Lease', result: 'Equal', lease };
-}
-
-function absent(key: Buffer): ICompare {
-  return { key, target: 'Create', result: 'Equal', create_revision: 0 };
-}
-
-/** The key was not modified after `revision` (or is absent: its mod_revision is 0). */
-function notModifiedAfter(key: Buffer, revision: number): ICompare {
-  return { key, target: 'Mod', result: 'Less', mod_revision: revision + 1 };
-}
-
-/** mod_revision equals `revision`; 0 means "the key is absent". */
-function revisionIs(key: Buffer, revision: number): ICompare {
-  return revision === 0 ? absent(key) : { key, target: 'Mod', result: 'Equal', mod_revision: revision };
 }
