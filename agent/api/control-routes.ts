@@ -13,10 +13,11 @@
 // Every answer is JSON `{message, ...details}`; bad input never produces a 500.
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Clock } from '../clock.js';
+import { withDeadline, type Clock } from '../clock.js';
 import { mergeDynamicPatch } from '../config/dynamic.js';
 import { redactConfig } from '../config/redact.js';
 import type { ControlPort, ControlResult } from '../runtime/control.js';
+import { scheduledAtProblem } from '../http/scheduled-at.js';
 import { authChallenges, authConfigured, checkAuthorization, compileAllowlist, type ApiAuth } from './auth.js';
 
 export interface ControlRoutesOptions {
@@ -71,20 +72,6 @@ const switchoverBody = z.strictObject({
 const failoverBody = z.strictObject({ candidate: memberName });
 
 const noFields = z.strictObject({});
-
-/** ISO-8601 date and time with a zone: 2025-06-01T12:00:00Z, 2025-06-01T14:00+02:00. */
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
-
-/** Validates `scheduled_at`; returns an error sentence, or null when it is fine. */
-export function scheduledAtProblem(value: string, nowMs: number): string | null {
-  if (!ISO_WITH_ZONE.test(value)) {
-    return `scheduled_at must be an ISO-8601 time with a time zone, such as 2030-01-01T12:00:00Z (got ${JSON.stringify(value)})`;
-  }
-  const at = Date.parse(value);
-  if (Number.isNaN(at)) return `scheduled_at is not a valid time (got ${JSON.stringify(value)})`;
-  if (at <= nowMs) return `scheduled_at must be in the future (got ${value}, now is ${new Date(nowMs).toISOString()})`;
-  return null;
-}
 
 /** zod issues → one line per problem, naming the field. */
 export function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
@@ -174,7 +161,8 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (sc
       answer = { status: 503, body: { message: `${op} not available: this agent has no control port yet`, code: 'NOT_AVAILABLE' } };
     } else {
       try {
-        answer = await withTimeout(fn(control), timeoutMs);
+        answer = await withDeadline(opts.clock, fn(control), timeoutMs,
+          () => new OperationTimeout(`no answer within ${Math.round(timeoutMs / 1000)} s; it may still complete`));
       } catch (err) {
         req.log.error({ err: String(err), op }, `${op} failed`);
         const code = err instanceof OperationTimeout ? 'TIMEOUT' : 'FAILED';
@@ -297,18 +285,6 @@ function hasBody(req: FastifyRequest): boolean {
 
 /** The operation outlived the API's patience; it may still complete in the runtime. */
 class OperationTimeout extends Error {}
-
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new OperationTimeout(`no answer within ${Math.round(ms / 1000)} s; it may still complete`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Register the mutating endpoints on `app` (see buildApi). */
 export function registerControlRoutes(app: FastifyInstance, opts: ControlRoutesOptions): void {

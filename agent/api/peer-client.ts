@@ -1,8 +1,9 @@
 // Asking a peer agent for its status during a leader race (rule 4). One GET with a hard deadline,
 // our restapi TLS material when the peers serve https, no retries (like Patroni's fetch_node_status): a slow peer must not stall the race.
 import type { SecureContextOptions } from 'node:tls';
+import { systemClock, type Clock } from '../clock.js';
 import { parseLsn } from '../core/lsn.js';
-import { httpRequestJson, joinUrl } from './http-request.js';
+import { httpRequestJson, joinUrl } from '../http/request.js';
 import { NO_TAGS, type Lsn, type PeerStatus, type Tags } from '../core/types.js';
 
 /** TLS material for asking peers: the CA that signed their certificates, and our own client pair. */
@@ -17,11 +18,11 @@ export type PeerStatusGet = (apiUrl: string, timeoutMs: number) => Promise<unkno
  * peer that answers is reachable; `toPeerStatus` judges the body). Rejects on timeout,
  * connection or TLS failure, or a body that is not a JSON document.
  */
-export function peerStatusGetter(tls: () => PeerTls | undefined = () => undefined): PeerStatusGet {
+export function peerStatusGetter(tls: () => PeerTls | undefined = () => undefined, clock: Clock = systemClock): PeerStatusGet {
   return async (apiUrl, timeoutMs) => {
     const url = joinUrl(apiUrl, '/status');
     const peerTls = tls();
-    const res = await httpRequestJson(url, { method: 'GET', timeoutMs, ...(peerTls ? { tls: peerTls } : {}) });
+    const res = await httpRequestJson(url, { method: 'GET', timeoutMs, clock, ...(peerTls ? { tls: peerTls } : {}) });
     if (res.body === null || typeof res.body !== 'object') {
       throw new Error(`peer ${url.href} answered ${res.status} with a body that is not a JSON document`);
     }

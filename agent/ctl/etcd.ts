@@ -52,6 +52,7 @@ export class CtlEtcd implements ClusterSource {
     this.#client = createEtcdClient({
       hosts: cfg.etcd.hosts,
       retryTimeoutMs: timeoutMs,
+      clock: systemClock,
       ...(cfg.etcd.username !== undefined && cfg.etcd.password !== undefined
         ? { auth: { username: cfg.etcd.username, password: cfg.etcd.password } } : {}),
       ...(cfg.etcd.tls ? { tls: cfg.etcd.tls } : {}),

@@ -1,7 +1,7 @@
 // ctl's client for the agents' REST APIs: node:http(s) with a hard deadline per request, the CA
 // and client certificate from the ctl config, and credentials on mutating requests only.
 import { readFileSync } from 'node:fs';
-import { ApiUnreachable, httpRequestJson, joinUrl, type HttpAnswer } from '../api/http-request.js';
+import { ApiUnreachable, httpRequestJson, joinUrl, type HttpAnswer } from '../http/request.js';
 import type { CtlConfig } from './config.js';
 import { CtlUsageError } from './io.js';
 

@@ -4,7 +4,6 @@
 import yargs, { type Argv } from 'yargs';
 import { ConfigError } from '../config/errors.js';
 import { resolveCtlConfig, requireScope, type CtlConfig } from './config.js';
-import type { CtlContext } from './context.js';
 import { CtlEtcd, type ClusterSource } from './etcd.js';
 import { HttpAgentApi, type AgentApi } from './http.js';
 import { CtlFailure, CtlUsageError, EXIT, processIo, type CtlIo } from './io.js';
@@ -21,29 +20,13 @@ import { resumeCommand } from './commands/resume.js';
 import { showConfigCommand } from './commands/show-config.js';
 import { switchoverCommand } from './commands/switchover.js';
 import { topologyCommand } from './commands/topology.js';
-
-/** The flags every ctl command takes (where to find etcd and credentials). */
-export interface GlobalArgs {
-  readonly config?: string | undefined;
-  readonly 'ctl-config'?: string | undefined;
-  readonly etcd?: string[] | undefined;
-  readonly namespace?: string | undefined;
-  readonly scope?: string | undefined;
-}
+import type { CommandRegistrar, GlobalArgs, Runner } from './command.js';
 
 /** Seams for tests: fake etcd and agent APIs. */
 export interface CtlDeps {
   readonly makeEtcd?: (cfg: CtlConfig, scope: string, io: CtlIo) => ClusterSource;
   readonly makeApi?: (cfg: CtlConfig) => AgentApi;
 }
-
-/** Runs a command's body with a context and records its exit code. */
-export interface Runner {
-  run(argv: GlobalArgs, body: (ctx: CtlContext) => Promise<number | void>, opts?: { scope?: string }): Promise<void>;
-}
-
-/** A command module: adds itself (name, flags, handler) to the ctl parser. */
-export type CommandRegistrar = (y: Argv<GlobalArgs>, runner: Runner) => Argv<GlobalArgs>;
 
 const COMMANDS: readonly CommandRegistrar[] = [
   listCommand, topologyCommand, switchoverCommand, failoverCommand, pauseCommand, resumeCommand, restartCommand,

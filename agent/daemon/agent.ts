@@ -50,7 +50,7 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
   // Gauges read the snapshot at scrape time (the store exists by the time anyone scrapes).
   const metrics = new AgentMetrics({ scope: cfg.scope, name: cfg.name, clock, state: () => store.get() });
   const runAs = process.getuid?.() === 0 ? osUserIds('postgres') : undefined;
-  const pg = new PostgresAdapter({ name: cfg.name, pg: cfg.postgresql, logger: logger.child({ component: 'postgres' }), ...(runAs ? { runAs } : {}) });
+  const pg = new PostgresAdapter({ name: cfg.name, pg: cfg.postgresql, logger: logger.child({ component: 'postgres' }), clock, ...(runAs ? { runAs } : {}) });
   const dcs = new EtcdDcs({
     hosts: cfg.etcd.hosts,
     namespace: cfg.namespace,
@@ -69,7 +69,7 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
   // Peers are asked over https with our CA and our certificate as the client certificate (they
   // may require one); re-read on SIGHUP with the server's.
   let peerTls = apiTls ? readTlsFiles(apiTls) : undefined;
-  const fetchPeerStatus = peerStatusGetter(() => peerTls);
+  const fetchPeerStatus = peerStatusGetter(() => peerTls, clock);
   const pgAddr = splitHostPort(cfg.postgresql.connect_address);
   const identity: Identity = { name: cfg.name, apiUrl, host: pgAddr.host, port: pgAddr.port, tags: tagsOf(cfg) };
 

@@ -5,12 +5,11 @@ import { isBrokenCircuitError, noop, type IPolicy } from 'cockatiel';
 import {
   EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCUnavailableError, isRecoverableError,
 } from 'etcd3';
-import { sleep, systemClock } from '../clock.js';
+import { sleep, withDeadline, type Clock } from '../clock.js';
 import { HostPolicy, SlowAnswer } from './host-policy.js';
 
-export interface MonotonicClock {
-  now(): number;
-}
+/** What a deadline needs: the monotonic clock alone. */
+export type MonotonicClock = Pick<Clock, 'now'>;
 
 export type DcsErrorKind = 'timeout' | 'unavailable' | 'rejected' | 'no_lease';
 
@@ -100,7 +99,7 @@ export type RequestObserver = (op: string, seconds: number) => void;
 
 /** Runs attempts of one operation until one succeeds, a non-retryable error, or the budget ends. */
 export class CallRunner {
-  readonly #clock: MonotonicClock;
+  readonly #clock: Clock;
   readonly #hostCount: number;
   readonly #onRequest: RequestObserver | undefined;
   /** Smoothed duration of successful attempts, ms (null before the first). */
@@ -109,7 +108,7 @@ export class CallRunner {
   #lastAttemptMs: number | null = null;
 
   /** `onRequest` learns each operation's name and duration, retries included, failed or not. */
-  constructor(clock: MonotonicClock, hostCount: number, onRequest?: RequestObserver) {
+  constructor(clock: Clock, hostCount: number, onRequest?: RequestObserver) {
     this.#clock = clock;
     this.#hostCount = hostCount;
     this.#onRequest = onRequest;
@@ -175,7 +174,7 @@ export class CallRunner {
         : remaining;
       const started = this.#clock.now();
       try {
-        const result = await withTimer(attempt({ deadline: new Date(Date.now() + slice) }), slice + TIMER_GRACE_MS);
+        const result = await withTimer(this.#clock, attempt({ deadline: new Date(this.#clock.wallNow() + slice) }), slice + TIMER_GRACE_MS);
         const took = this.#clock.now() - started;
         this.#srttMs = this.#srttMs === null ? took : (1 - RTT_GAIN) * this.#srttMs + RTT_GAIN * took;
         this.#lastAttemptMs = took;
@@ -185,18 +184,12 @@ export class CallRunner {
         if (e instanceof DcsError) throw e;
         if (!retryable(e, idempotent)) throw new DcsError(errorKind(e), `${what}: ${describe(e)}`, e);
       }
-      await sleep(systemClock, Math.min(pause, Math.max(0, budget.remaining() - MIN_ATTEMPT_MS)));
+      await sleep(this.#clock, Math.min(pause, Math.max(0, budget.remaining() - MIN_ATTEMPT_MS)));
       pause = Math.min(pause * 2, MAX_PAUSE_MS);
     }
   }
 }
 
-function withTimer<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new AttemptTimeout(`attempt timed out after ${Math.round(ms)} ms`)), ms);
-    p.then(
-      (v) => { clearTimeout(t); resolve(v); },
-      (e: unknown) => { clearTimeout(t); reject(e); },
-    );
-  });
+function withTimer<T>(clock: Clock, p: Promise<T>, ms: number): Promise<T> {
+  return withDeadline(clock, p, ms, () => new AttemptTimeout(`attempt timed out after ${Math.round(ms)} ms`));
 }

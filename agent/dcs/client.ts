@@ -2,13 +2,15 @@
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { TlsFiles } from '../config/types.js';
-import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { faultHandling } from './calls.js';
 
 export interface EtcdConnection {
   /** "host:port" or "http(s)://host:port". */
   hosts: readonly string[];
   retryTimeoutMs: number;
+  /** Monotonic time for the hosts' circuit breakers; wall time for the auth calls' deadlines. */
+  clock: Clock;
   auth?: { username: string; password: string };
   /** PEM files; without `ca` the system's roots are trusted. */
   tls?: TlsFiles;
@@ -38,7 +40,7 @@ export function createEtcdClient(c: EtcdConnection): Etcd3 {
   const options: IOptions = {
     hosts: c.hosts.map((h) => normaliseHost(h, secure)),
     grpcOptions: GRPC_OPTIONS,
-    faultHandling: faultHandling(c.hosts.length, systemClock),
+    faultHandling: faultHandling(c.hosts.length, c.clock),
   };
   const tls = c.tls;
   if (tls && (tls.ca || tls.cert || tls.key)) {
@@ -53,7 +55,7 @@ export function createEtcdClient(c: EtcdConnection): Etcd3 {
     options.auth = {
       username: c.auth.username,
       password: c.auth.password,
-      callOptions: () => ({ deadline: Date.now() + c.retryTimeoutMs }),
+      callOptions: () => ({ deadline: c.clock.wallNow() + c.retryTimeoutMs }),
     };
   }
   return new Etcd3(options);

@@ -7,7 +7,9 @@ import type { FailoverRequest, HistoryRow, InitializeState, LeaderStatus, Member
 import type { Logger } from '../log.js';
 import type { AcquireLeaderOptions, ClusterSnapshot, Dcs, LeaseRenewal } from '../ports/ports.js';
 import { BadValueLog } from './bad-values.js';
-import { Budget, CallRunner, DcsError, type MonotonicClock, type RequestObserver } from './calls.js';
+import { absent, notModifiedAfter, onLease, revisionIs, valueIs } from './compare.js';
+import type { Clock } from '../clock.js';
+import { Budget, CallRunner, DcsError, type RequestObserver } from './calls.js';
 import { createEtcdClient } from './client.js';
 import { streamClients } from './stream-failures.js';
 import { decodeCluster } from './cluster.js';
@@ -33,8 +35,8 @@ export interface EtcdDcsOptions {
    * follows the dynamic config at runtime; read at the start of each operation.
    */
   retryTimeoutMs: number | (() => number);
-  /** Monotonic clock: deadlines and the lease renewal's send time. */
-  clock: MonotonicClock;
+  /** Deadlines, timers and the lease renewal's send time. */
+  clock: Clock;
   logger: Logger;
   auth?: { username: string; password: string };
   /** PEM files; without `ca` the system's roots are trusted. */
@@ -59,7 +61,7 @@ export class EtcdDcs implements Dcs {
   readonly #lease: EtcdLease;
   readonly #badValues: BadValueLog;
   readonly #log: Logger;
-  readonly #clock: MonotonicClock;
+  readonly #clock: Clock;
   readonly #watches = new Set<PrefixWatch>();
   #closed = false;
 
@@ -73,7 +75,7 @@ export class EtcdDcs implements Dcs {
     this.#clock = o.clock;
     this.#log = o.logger.child({ component: 'dcs' });
     this.#client = createEtcdClient({
-      hosts: o.hosts, retryTimeoutMs: this.#retryTimeoutMs(),
+      hosts: o.hosts, retryTimeoutMs: this.#retryTimeoutMs(), clock: o.clock,
       ...(o.auth ? { auth: o.auth } : {}), ...(o.tls ? { tls: o.tls } : {}),
     });
     this.#kv = this.#client.kv;
@@ -428,27 +430,4 @@ export class EtcdDcs implements Dcs {
 /** The answer to `take` in acquireLeader: rebound or created. */
 function tookLeader(res: ITxnResponse | undefined): boolean {
   return res?.succeeded === true || res?.responses[0]?.response_txn?.succeeded === true;
-}
-
-function valueIs(key: Buffer, value: string): ICompare {
-  return { key, target: 'Value', result: 'Equal', value: Buffer.from(value) };
-}
-
-/** The key is bound to `lease` (etcd compares lease IDs; an absent key never matches). */
-function onLease(key: Buffer, lease: string): ICompare {
-  return { key, target: 'Lease', result: 'Equal', lease };
-}
-
-function absent(key: Buffer): ICompare {
-  return { key, target: 'Create', result: 'Equal', create_revision: 0 };
-}
-
-/** The key was not modified after `revision` (or is absent: its mod_revision is 0). */
-function notModifiedAfter(key: Buffer, revision: number): ICompare {
-  return { key, target: 'Mod', result: 'Less', mod_revision: revision + 1 };
-}
-
-/** mod_revision equals `revision`; 0 means "the key is absent". */
-function revisionIs(key: Buffer, revision: number): ICompare {
-  return revision === 0 ? absent(key) : { key, target: 'Mod', result: 'Equal', mod_revision: revision };
 }

@@ -13,7 +13,7 @@ import {
   circuitBreaker, ConsecutiveBreaker, handleWhen, noop, type CircuitState, type IDefaultPolicyContext, type IPolicy,
 } from 'cockatiel';
 import { GRPCDeadlineExceededError, isRecoverableError } from 'etcd3';
-import type { MonotonicClock } from './calls.js';
+import type { Clock } from '../clock.js';
 
 /**
  * How long a host's circuit stays open before one probe call may pass. Short, so a frozen or
@@ -32,10 +32,10 @@ export class SlowAnswer extends Error {
 export class HostPolicy implements IPolicy {
   declare readonly _altReturn: never;
   readonly #inner: IPolicy;
-  readonly #clock: MonotonicClock;
+  readonly #clock: Pick<Clock, 'now'>;
   #lastAnswerAt = Number.NEGATIVE_INFINITY;
 
-  constructor(opts: { breaker: boolean; clock: MonotonicClock }) {
+  constructor(opts: { breaker: boolean; clock: Pick<Clock, 'now'> }) {
     this.#clock = opts.clock;
     this.#inner = opts.breaker
       ? circuitBreaker(handleWhen((e) => isRecoverableError(e) || e instanceof SlowAnswer), {

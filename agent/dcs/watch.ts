@@ -9,8 +9,8 @@
 // the timeout counts as a broken stream (and as a failure of that host, so the reconnect prefers
 // another member).
 import type { IDuplexStream, IWatchRequest, IWatchResponse, WatchClient } from 'etcd3';
+import { every, type Clock, type Timer } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { MonotonicClock } from './calls.js';
 import type { ClusterKeys } from './keys.js';
 
 const FIRST_RETRY_MS = 100;
@@ -31,9 +31,9 @@ export class PrefixWatch {
   /** How long etcd may take to answer (creation or progress request) before the stream counts as broken. */
   readonly #answerTimeoutMs: number;
   #stream: WatchStream | null = null;
-  #heartbeat: NodeJS.Timeout | null = null;
+  #heartbeat: Timer | null = null;
   #closed = false;
-  #timer: NodeJS.Timeout | null = null;
+  #timer: Timer | null = null;
   #retryMs = FIRST_RETRY_MS;
   /** Revision to resume from after a reconnect; null until the first watch is created. */
   #nextRevision: number | null = null;
@@ -42,11 +42,11 @@ export class PrefixWatch {
   readonly #created: Promise<void>;
   #resolveCreated!: () => void;
 
-  readonly #clock: MonotonicClock;
+  readonly #clock: Clock;
 
   constructor(
     client: WatchClient, keys: ClusterKeys, onChange: (key: string) => void,
-    opts: { log: Logger; clock: MonotonicClock; answerTimeoutMs: number },
+    opts: { log: Logger; clock: Clock; answerTimeoutMs: number },
   ) {
     this.#client = client;
     this.#clock = opts.clock;
@@ -60,17 +60,17 @@ export class PrefixWatch {
   /** Start watching. Resolves when etcd confirmed the watch, or after `waitMs` (it keeps trying). */
   async start(waitMs: number): Promise<boolean> {
     void this.#connect();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), waitMs); });
+    let timer: Timer | undefined;
+    const timedOut = new Promise<boolean>((resolve) => { timer = this.#clock.setTimer(waitMs, () => resolve(false)); });
     const ok = await Promise.race([this.#created.then(() => true), timedOut]);
-    clearTimeout(timer);
+    timer?.cancel();
     if (!ok) this.#log.warn({ waitMs }, 'etcd watch not established yet; it keeps retrying in the background');
     return ok;
   }
 
   async cancel(): Promise<void> {
     this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = null;
     this.#stopHeartbeat();
     const stream = this.#stream;
@@ -104,7 +104,7 @@ export class PrefixWatch {
     // Waiting for an answer since (creation, then progress requests); null when not waiting.
     let askedAt: number | null = this.#clock.now();
     let heardAt = this.#clock.now();
-    this.#heartbeat = setInterval(() => {
+    this.#heartbeat = every(this.#clock, Math.min(QUIET_MS, this.#answerTimeoutMs) / 4, () => {
       const now = this.#clock.now();
       if (askedAt !== null && now - askedAt > this.#answerTimeoutMs) {
         fail(new Error(`etcd did not answer on the watch stream within ${this.#answerTimeoutMs} ms`), true);
@@ -112,7 +112,7 @@ export class PrefixWatch {
         askedAt = now;
         stream.write({ progress_request: {} });
       }
-    }, Math.min(QUIET_MS, this.#answerTimeoutMs) / 4);
+    });
     stream.on('data', (res) => {
       if (!alive) return;
       askedAt = null;
@@ -160,7 +160,7 @@ export class PrefixWatch {
   }
 
   #stopHeartbeat(): void {
-    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat?.cancel();
     this.#heartbeat = null;
   }
 
@@ -180,10 +180,10 @@ export class PrefixWatch {
     this.#down = true;
     const delay = this.#retryMs;
     this.#retryMs = Math.min(Math.max(delay * 2, FIRST_RETRY_MS), MAX_RETRY_MS);
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#clock.setTimer(delay, () => {
       this.#timer = null;
       void this.#connect();
-    }, delay);
+    });
   }
 }
 

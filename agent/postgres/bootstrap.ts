@@ -2,6 +2,7 @@
 // freshly initialized primary needs.
 import path from 'node:path';
 import type pg from 'pg';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Upstream } from '../ports/ports.js';
 import type { PgSettings } from './conf.js';
@@ -19,6 +20,7 @@ export interface InitdbParams {
   readonly scratchDir: string;
   readonly timeoutMs: number;
   readonly log: Logger;
+  readonly clock: Clock;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function runInitdb(p: InitdbParams): Promise<void> {
     }
     // C.UTF-8 where the system has it (glibc ≥ 2.35 always does), plain C otherwise.
     for (const locale of ['C.UTF-8', 'C']) {
-      const r = await runProgram({ file: path.join(p.binDir, 'initdb'), args: [...base, `--locale=${locale}`], owner: p.owner, timeoutMs: p.timeoutMs });
+      const r = await runProgram({ file: path.join(p.binDir, 'initdb'), args: [...base, `--locale=${locale}`], owner: p.owner, timeoutMs: p.timeoutMs, clock: p.clock });
       if (r.code === 0) {
         p.log.info({ ms: Math.round(r.durationMs), locale }, 'initdb done');
         return;
@@ -78,8 +80,7 @@ export interface BasebackupParams {
   readonly passfile: string | null;
   readonly timeoutMs: number;
   readonly log: Logger;
-  /** Monotonic clock (ms). */
-  readonly now: () => number;
+  readonly clock: Clock;
 }
 
 /** pg_basebackup into an empty data dir; progress logged at most once a second. */
@@ -94,12 +95,12 @@ export async function runBasebackup(p: BasebackupParams): Promise<void> {
   if (p.passfile) env.PGPASSFILE = p.passfile;
   p.log.info({ from: p.from.name, host: p.from.host, port: p.from.port }, 'pg_basebackup starting');
   const r = await runProgram({
-    file: path.join(p.binDir, 'pg_basebackup'), args, env, owner: p.owner, timeoutMs: p.timeoutMs,
+    file: path.join(p.binDir, 'pg_basebackup'), args, env, owner: p.owner, timeoutMs: p.timeoutMs, clock: p.clock,
     onLine: (line) => {
       const prog = parseBasebackupProgress(line);
       if (!prog) return;
       last = prog;
-      const t = p.now();
+      const t = p.clock.now();
       if (t - lastLog >= 1000) {
         lastLog = t;
         p.log.info({ ...prog, from: p.from.name }, 'pg_basebackup progress');

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { sleep, systemClock } from '../clock.js';
+import { every, sleep, type Clock, type Timer } from '../clock.js';
 import { childEnv, type Owner } from './exec.js';
 import { isAlive, postgresProcessesIn, readPidFile, signal } from './procfs.js';
 
@@ -22,9 +22,11 @@ export class Postmaster {
   starting = false;
   readonly exited: Promise<ExitInfo>;
   #resolveExit!: (info: ExitInfo) => void;
-  #poll: NodeJS.Timeout | undefined;
+  #poll: Timer | undefined;
+  readonly #clock: Clock;
 
-  constructor(readonly pid: number, readonly adopted: boolean, readonly logOffset: number) {
+  constructor(readonly pid: number, readonly adopted: boolean, readonly logOffset: number, clock: Clock) {
+    this.#clock = clock;
     this.exited = new Promise((resolve) => { this.#resolveExit = resolve; });
   }
 
@@ -32,31 +34,30 @@ export class Postmaster {
   markExited(info: ExitInfo): void {
     if (!this.alive) return;
     this.alive = false;
-    if (this.#poll) clearInterval(this.#poll);
+    this.#poll?.cancel();
     this.#resolveExit(info);
   }
 
   /** For adopted postmasters: poll liveness every `everyMs`. */
   watch(everyMs: number): void {
     let busy = false;
-    this.#poll = setInterval(() => {
+    this.#poll = every(this.#clock, everyMs, () => {
       if (busy) return;
       busy = true;
       void isAlive(this.pid).then((alive) => {
         busy = false;
         if (!alive) this.markExited({ code: null, signal: null });
       });
-    }, everyMs);
-    this.#poll.unref();
+    }, { background: true });
   }
 
   /** Resolves true if it exited within `ms`. */
   async waitExit(ms: number): Promise<boolean> {
     if (!this.alive) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+    let timer: Timer | undefined;
+    const timeout = new Promise<false>((resolve) => { timer = this.#clock.setTimer(ms, () => resolve(false)); });
     const r = await Promise.race([this.exited.then(() => true as const), timeout]);
-    clearTimeout(timer);
+    timer?.cancel();
     return r;
   }
 }
@@ -83,6 +84,7 @@ export interface SpawnSpec {
   readonly dataDir: string;
   readonly owner: Owner | null;
   readonly logFile: string;
+  readonly clock: Clock;
 }
 
 /**
@@ -96,7 +98,7 @@ export async function spawnPostmaster(spec: SpawnSpec): Promise<Postmaster> {
   try {
     if (spec.owner) await handle.chown(spec.owner.uid, spec.owner.gid);
     const offset = (await handle.stat()).size;
-    await handle.write(`\n--- pgwarden: starting postgres at ${new Date().toISOString()} ---\n`);
+    await handle.write(`\n--- pgwarden: starting postgres at ${new Date(spec.clock.wallNow()).toISOString()} ---\n`);
     const logOffset = offset;
     const child = spawn(setpriv, ['--pdeathsig', 'SIGQUIT', '--', path.join(spec.binDir, 'postgres'), '-D', spec.dataDir], {
       cwd: '/',
@@ -110,7 +112,7 @@ export async function spawnPostmaster(spec: SpawnSpec): Promise<Postmaster> {
       throw new Error(`cannot start postgres via ${setpriv}: ${err.message}`);
     }
     child.on('error', () => undefined); // exit is reported through 'exit'
-    const pm = new Postmaster(child.pid, false, logOffset);
+    const pm = new Postmaster(child.pid, false, logOffset, spec.clock);
     child.once('exit', (code, sig) => pm.markExited({ code, signal: sig }));
     return pm;
   } finally {
@@ -149,15 +151,15 @@ export class StartAborted extends Error {}
 
 /** Poll postmaster.pid every `everyMs` until ready, exit, abort or the deadline (monotonic ms). */
 export async function waitReady(
-  pm: Postmaster, dataDir: string, deadline: number, now: () => number, aborted: () => boolean, everyMs = 50,
+  pm: Postmaster, dataDir: string, deadline: number, clock: Clock, aborted: () => boolean, everyMs = 50,
 ): Promise<void> {
   for (;;) {
     if (!pm.alive) throw new Error('postgres exited while starting');
     if (aborted()) throw new StartAborted('start aborted: stop() was called');
     if ((await readiness(dataDir, pm.pid)) === 'ready') return;
-    const left = deadline - now();
+    const left = deadline - clock.now();
     if (left <= 0) throw new Error('postgres did not become ready before the start timeout');
-    await Promise.race([sleep(systemClock, Math.min(everyMs, left)), pm.exited]);
+    await Promise.race([sleep(clock, Math.min(everyMs, left)), pm.exited]);
   }
 }
 
@@ -190,19 +192,19 @@ export async function stopPostmaster(
  * Wait (bounded) until no postgres process works in the data dir any more: backends of a killed
  * postmaster exit by themselves within moments; past `timeoutMs` they get SIGKILL.
  */
-export async function waitForOrphans(dataDir: string, timeoutMs: number, log: Logger): Promise<void> {
-  const until = performance.now() + timeoutMs;
+export async function waitForOrphans(dataDir: string, timeoutMs: number, log: Logger, clock: Clock): Promise<void> {
+  const until = clock.now() + timeoutMs;
   let pids = await postgresProcessesIn(dataDir);
-  while (pids.length > 0 && performance.now() < until) {
-    await sleep(systemClock, 50);
+  while (pids.length > 0 && clock.now() < until) {
+    await sleep(clock, 50);
     pids = await postgresProcessesIn(dataDir);
   }
   if (pids.length === 0) return;
   log.warn({ pids }, 'orphaned postgres processes still in the data dir, killing them');
   for (const p of pids) signal(p, 'SIGKILL');
-  const hard = performance.now() + 3000;
+  const hard = clock.now() + 3000;
   while ((await postgresProcessesIn(dataDir)).length > 0) {
-    if (performance.now() > hard) throw new Error(`postgres processes ${pids.join(',')} survive in ${dataDir}`);
-    await sleep(systemClock, 50);
+    if (clock.now() > hard) throw new Error(`postgres processes ${pids.join(',')} survive in ${dataDir}`);
+    await sleep(clock, 50);
   }
 }

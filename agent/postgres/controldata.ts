@@ -1,8 +1,9 @@
 // pg_controldata: what a stopped data dir says about itself.
 import path from 'node:path';
+import type { Clock } from '../clock.js';
 import type { ControlState, Lsn } from '../core/types.js';
-import { parseLsn } from '../core/lsn.js';
 import { runProgram, tail, type Owner } from './exec.js';
+import { lsnOrNull } from './probe.js';
 
 export interface ControlData {
   readonly state: ControlState;
@@ -28,15 +29,6 @@ function toInt(text: string | undefined): number | null {
   return Number(text.trim());
 }
 
-function toLsn(text: string | undefined): Lsn | null {
-  if (text === undefined) return null;
-  try {
-    return parseLsn(text);
-  } catch {
-    return null;
-  }
-}
-
 /** Parse `pg_controldata` output (run with LC_ALL=C). Unknown or missing fields become null. */
 export function parseControlData(output: string): ControlData {
   const fields = new Map<string, string>();
@@ -51,14 +43,16 @@ export function parseControlData(output: string): ControlData {
     state: toState(fields.get('Database cluster state')),
     systemId: systemId && /^\d+$/.test(systemId) ? systemId : null,
     timeline: toInt(fields.get("Latest checkpoint's TimeLineID")),
-    checkpointLsn: toLsn(fields.get('Latest checkpoint location')),
+    checkpointLsn: lsnOrNull(fields.get('Latest checkpoint location')),
     minRecoveryTimeline: toInt(fields.get("Min recovery ending loc's timeline")),
     checksumsEnabled: checksum === null ? null : checksum > 0,
   };
 }
 
-export async function readControlData(binDir: string, dataDir: string, owner: Owner | null, timeoutMs = 5000): Promise<ControlData> {
-  const r = await runProgram({ file: path.join(binDir, 'pg_controldata'), args: ['-D', dataDir], owner, timeoutMs });
+export async function readControlData(
+  binDir: string, dataDir: string, owner: Owner | null, clock: Clock, timeoutMs = 5000,
+): Promise<ControlData> {
+  const r = await runProgram({ file: path.join(binDir, 'pg_controldata'), args: ['-D', dataDir], owner, timeoutMs, clock });
   if (r.code !== 0) throw new Error(`pg_controldata failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${tail(r.stderr)}`);
   return parseControlData(r.stdout);
 }

@@ -1,6 +1,7 @@
 // Run one program with a deadline and captured (bounded) output. Used for initdb, pg_basebackup,
 // pg_rewind and pg_controldata. The postmaster itself is started by control.ts (it outlives a call).
 import { spawn } from 'node:child_process';
+import type { Clock, Timer } from '../clock.js';
 
 /** The OS identity spawned PostgreSQL programs run as (null: the agent's own identity). */
 export interface Owner {
@@ -19,6 +20,8 @@ export interface RunOptions {
   readonly onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** After the deadline: SIGTERM, then SIGKILL of the process group after this many ms. */
   readonly killGraceMs?: number;
+  /** Times the run and sets its deadline and kill timers. */
+  readonly clock: Clock;
 }
 
 export interface RunResult {
@@ -63,7 +66,8 @@ export function tail(text: string, n = 8): string {
  * rejects only when the program cannot be started at all (e.g. missing binary).
  */
 export function runProgram(opts: RunOptions): Promise<RunResult> {
-  const started = performance.now();
+  const { clock } = opts;
+  const started = clock.now();
   return new Promise<RunResult>((resolve, reject) => {
     const child = spawn(opts.file, [...opts.args], {
       cwd: '/',
@@ -76,7 +80,7 @@ export function runProgram(opts: RunOptions): Promise<RunResult> {
     let stderr = '';
     const partial = { stdout: '', stderr: '' };
     let timedOut = false;
-    let killTimer: NodeJS.Timeout | undefined;
+    let killTimer: Timer | undefined;
 
     const feed = (stream: 'stdout' | 'stderr', chunk: string): void => {
       if (stream === 'stdout') stdout = appendBounded(stdout, chunk);
@@ -94,33 +98,33 @@ export function runProgram(opts: RunOptions): Promise<RunResult> {
       if (child.pid === undefined) return;
       try { process.kill(-child.pid, sig); } catch { /* already gone */ }
     };
-    const deadline = setTimeout(() => {
+    const deadline = clock.setTimer(opts.timeoutMs, () => {
       timedOut = true;
       killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), opts.killGraceMs ?? 3000);
-    }, opts.timeoutMs);
+      killTimer = clock.setTimer(opts.killGraceMs ?? 3000, () => killGroup('SIGKILL'));
+    });
 
     child.once('error', (err) => {
-      clearTimeout(deadline);
-      if (killTimer) clearTimeout(killTimer);
+      deadline.cancel();
+      killTimer?.cancel();
       reject(new Error(`cannot run ${opts.file}: ${err.message}`));
     });
     let settled = false;
-    let closeTimer: NodeJS.Timeout | undefined;
+    let closeTimer: Timer | undefined;
     const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(deadline);
-      if (killTimer) clearTimeout(killTimer);
-      if (closeTimer) clearTimeout(closeTimer);
+      deadline.cancel();
+      killTimer?.cancel();
+      closeTimer?.cancel();
       for (const s of ['stdout', 'stderr'] as const) {
         if (partial[s] && opts.onLine) opts.onLine(partial[s], s);
       }
       if (timedOut) killGroup('SIGKILL'); // leftovers of the group, if any
-      resolve({ code, signal, stdout, stderr, timedOut, durationMs: performance.now() - started });
+      resolve({ code, signal, stdout, stderr, timedOut, durationMs: clock.now() - started });
     };
     child.once('close', finish);
     // A grandchild that kept our pipes open must not hold the caller past the program's own exit.
-    child.once('exit', (code, signal) => { closeTimer = setTimeout(() => finish(code, signal), 2000); });
+    child.once('exit', (code, signal) => { closeTimer = clock.setTimer(2000, () => finish(code, signal)); });
   });
 }

@@ -1,5 +1,5 @@
 // The probe query (one round-trip) and its mapping to PgView.
-import type { PgView } from '../core/types.js';
+import type { Lsn, PgView } from '../core/types.js';
 import { parseLsn } from '../core/lsn.js';
 
 /**
@@ -37,8 +37,9 @@ export interface ProbeRow {
   min_recovery_tli: number | null;
 }
 
-function lsnOrNull(text: string | null): number | null {
-  if (text === null) return null;
+/** An LSN as PostgreSQL prints it (0/3000060), or null when absent or unreadable. */
+export function lsnOrNull(text: string | null | undefined): Lsn | null {
+  if (text === null || text === undefined) return null;
   try {
     return parseLsn(text);
   } catch {

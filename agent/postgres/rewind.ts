@@ -1,5 +1,6 @@
 // pg_rewind of a stopped former primary against the new primary.
 import path from 'node:path';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { RewindOutcome, Upstream } from '../ports/ports.js';
 import { buildConninfo } from './conf.js';
@@ -15,6 +16,7 @@ export interface RewindParams {
   readonly passfile: string | null;
   readonly timeoutMs: number;
   readonly log: Logger;
+  readonly clock: Clock;
 }
 
 /** Map pg_rewind's exit and output to an outcome. */
@@ -28,8 +30,8 @@ export function rewindOutcome(code: number | null, output: string): RewindOutcom
  * PostgreSQL 15's pg_rewind reads the source's timeline from its control file, which a freshly
  * promoted server only updates at its next checkpoint. Make sure that checkpoint happened.
  */
-export async function ensureSourceCheckpoint(conn: ConnConfig, log: Logger): Promise<void> {
-  await withConnection({ ...conn, statement_timeout: 120_000, query_timeout: 125_000 }, async (client) => {
+export async function ensureSourceCheckpoint(conn: ConnConfig, log: Logger, clock: Clock): Promise<void> {
+  await withConnection({ ...conn, statement_timeout: 120_000, query_timeout: 125_000 }, clock, async (client) => {
     const r = await client.query<{ rec: boolean; ckpt: number; cur: string | null }>(
       `SELECT pg_is_in_recovery() AS rec,
               (SELECT timeline_id FROM pg_control_checkpoint()) AS ckpt,
@@ -52,7 +54,7 @@ export async function runRewind(p: RewindParams): Promise<RewindOutcome> {
   const r = await runProgram({
     file: path.join(p.binDir, 'pg_rewind'),
     args: ['-D', p.dataDir, `--source-server=${source}`, '--progress'],
-    env, owner: p.owner, timeoutMs: p.timeoutMs,
+    env, owner: p.owner, timeoutMs: p.timeoutMs, clock: p.clock,
   });
   const output = `${r.stdout}\n${r.stderr}`;
   const outcome = r.timedOut ? 'failed' : rewindOutcome(r.code, output);

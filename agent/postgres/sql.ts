@@ -2,6 +2,7 @@
 // quoting, and SCRAM verifiers (so a password never travels to the server in clear text).
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 
 export type ConnConfig = pg.ClientConfig;
@@ -96,13 +97,13 @@ export class ProbeConnection {
 }
 
 /** Open a connection, run `fn`, close it. For actions with their own timeouts. */
-export async function withConnection<T>(config: ConnConfig, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withConnection<T>(config: ConnConfig, clock: Clock, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client(config);
   client.on('error', () => undefined); // surfaced by the pending query instead
   await client.connect();
   try {
     return await fn(client);
   } finally {
-    await Promise.race([client.end().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    await Promise.race([client.end().catch(() => undefined), new Promise((r) => clock.setTimer(1000, () => r(undefined), { background: true }))]);
   }
 }

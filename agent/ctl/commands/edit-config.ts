@@ -15,7 +15,7 @@ import { configYaml, lineDiff, mergePatchBetween, parseSets, sameJson } from '..
 import { expectOk, leaderOf, readCluster, sendToFirst, type CtlContext } from '../context.js';
 import { messageOf } from '../http.js';
 import { CtlFailure, CtlUsageError } from '../io.js';
-import type { CommandRegistrar } from '../index.js';
+import type { CommandRegistrar } from '../command.js';
 
 export interface EditConfigOptions {
   readonly set: readonly string[];

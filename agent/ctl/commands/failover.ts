@@ -6,7 +6,7 @@ import { expectOk, findMember, leaderOf, readCluster, sendToFirst, type CtlConte
 import { CtlUsageError } from '../io.js';
 import { listing } from './list.js';
 import { renderListing } from '../render.js';
-import type { CommandRegistrar } from '../index.js';
+import type { CommandRegistrar } from '../command.js';
 
 export interface FailoverOptions {
   readonly candidate?: string | undefined;

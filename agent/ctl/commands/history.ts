@@ -1,7 +1,7 @@
 // `ctl history`: the timeline switches recorded in etcd `history`.
 import { readCluster, type CtlContext } from '../context.js';
 import { historyEntries, renderHistory } from '../render.js';
-import type { CommandRegistrar } from '../index.js';
+import type { CommandRegistrar } from '../command.js';
 
 export const historyCommand: CommandRegistrar = (y, runner) => y.command(
   'history',

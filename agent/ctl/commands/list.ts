@@ -2,7 +2,7 @@
 import { EXIT } from '../io.js';
 import { fetchStatuses, readCluster, type CtlContext } from '../context.js';
 import { buildListing, renderListing, type ClusterListing } from '../render.js';
-import type { CommandRegistrar } from '../index.js';
+import type { CommandRegistrar } from '../command.js';
 
 export interface ListOptions {
   readonly json: boolean;

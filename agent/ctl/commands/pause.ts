@@ -1,7 +1,7 @@
 // `ctl pause`: maintenance mode (no automatic failover) via POST /pause; `--wait` until every
 // member reports it in /status. `ctl resume` (resume.ts) is the same with pause off.
 import { expectOk, fetchStatuses, leaderOf, readCluster, sendToFirst, waitUntil, type CtlContext } from '../context.js';
-import type { CommandRegistrar } from '../index.js';
+import type { CommandRegistrar } from '../command.js';
 
 export interface PauseOptions {
   readonly wait: boolean;

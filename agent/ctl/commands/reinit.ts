@@ -5,7 +5,7 @@ import { fetchStatus, findMember, readCluster, sendTo, type CtlContext } from '.
 import type { ApiResponse } from '../http.js';
 import { messageOf } from '../http.js';
 import { CtlFailure } from '../io.js';
-import type { CommandRegistrar } from '../index.js';
+import type { CommandRegistrar } from '../command.js';
 
 export interface ReinitOptions {
   readonly member: string;

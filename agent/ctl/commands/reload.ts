@@ -3,7 +3,7 @@ import type { MemberRecord } from '../../core/types.js';
 import { findMember, readCluster, sendTo, type CtlContext } from '../context.js';
 import { messageOf } from '../http.js';
 import { CtlFailure } from '../io.js';
-import type { CommandRegistrar } from '../index.js';
+import type { CommandRegistrar } from '../command.js';
 
 export const reloadCommand: CommandRegistrar = (y, runner) => y.command(
   'reload [members..]',

@@ -4,7 +4,7 @@
 import { ask } from '../confirm.js';
 import { readCluster, type CtlContext } from '../context.js';
 import { CtlFailure, CtlUsageError } from '../io.js';
-import type { CommandRegistrar } from '../index.js';
+import type { CommandRegistrar } from '../command.js';
 
 export interface RemoveOptions {
   readonly cluster: string;

@@ -11,7 +11,7 @@ import type { ClusterRead } from '../etcd.js';
 import { CtlFailure } from '../io.js';
 import { lagOf, renderListing } from '../render.js';
 import { listing } from './list.js';
-import type { CommandRegistrar } from '../index.js';
+import type { CommandRegistrar } from '../command.js';
 
 export interface RestartOptions {
   readonly members: readonly string[];

@@ -1,6 +1,6 @@
 // `ctl resume`: leave maintenance mode (POST /resume); `--wait` until every member reports it.
 import { pauseFlags, runPauseResume } from './pause.js';
-import type { CommandRegistrar } from '../index.js';
+import type { CommandRegistrar } from '../command.js';
 
 export const resumeCommand: CommandRegistrar = (y, runner) => y.command(
   'resume',

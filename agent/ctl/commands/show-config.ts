@@ -3,7 +3,7 @@ import { redactConfig } from '../../config/redact.js';
 import { readCluster, type CtlContext } from '../context.js';
 import { configYaml } from '../config-edit.js';
 import { CtlFailure } from '../io.js';
-import type { CommandRegistrar } from '../index.js';
+import type { CommandRegistrar } from '../command.js';
 
 export const showConfigCommand: CommandRegistrar = (y, runner) => y.command(
   'show-config',

@@ -1,7 +1,7 @@
 // `ctl switchover`: a planned handover from the leader to a caught-up replica (POST /switchover
 // to the leader), now or at a scheduled time; `--cancel` drops a scheduled one (DELETE
 // /switchover). Asks for confirmation unless --force.
-import { scheduledAtProblem } from '../../api/control-routes.js';
+import { scheduledAtProblem } from '../../http/scheduled-at.js';
 import { ask, confirm } from '../confirm.js';
 import { expectOk, findMember, leaderOf, readCluster, sendToFirst, waitUntil, type CtlContext } from '../context.js';
 import { CtlFailure, CtlUsageError } from '../io.js';
@@ -9,7 +9,7 @@ import { messageOf } from '../http.js';
 import { listing } from './list.js';
 import type { ClusterRead } from '../etcd.js';
 import { renderListing } from '../render.js';
-import type { CommandRegistrar } from '../index.js';
+import type { CommandRegistrar } from '../command.js';
 
 export interface SwitchoverOptions {
   readonly leader?: string | undefined;

@@ -1,7 +1,7 @@
 // `ctl topology`: the leader and, under it, the replicas streaming from it.
 import { fetchStatuses, readCluster, type CtlContext } from '../context.js';
 import { renderTopology } from '../render.js';
-import type { CommandRegistrar } from '../index.js';
+import type { CommandRegistrar } from '../command.js';
 
 export const topologyCommand: CommandRegistrar = (y, runner) => y.command(
   'topology',

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
 import type { EtcdDcs, EtcdDcsOptions } from '../../../agent/dcs/index.js';
-import { WARN } from './capture-log.js';
+import { WARN } from '../../harness/capture-log.js';
 import { EtcdTestCluster, haveOpenssl } from './etcd-server.js';
 import { sleep, systemClock } from '../../../agent/clock.js';
 import { waitFor } from '../../../agent/local/wait.js';

@@ -1,7 +1,7 @@
 // Shared pieces of the DCS integration tests: adapters on a test etcd, member records, waiting.
 import { systemClock } from '../../../agent/clock.js';
 import { EtcdDcs, type EtcdDcsOptions } from '../../../agent/dcs/index.js';
-import { captureLogger, type LogLine } from './capture-log.js';
+import { captureLogger, type LogLine } from '../../harness/capture-log.js';
 import type { MemberRecord } from '../../../agent/core/types.js';
 import { NO_TAGS } from '../../../agent/core/types.js';
 

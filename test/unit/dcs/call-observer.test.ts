@@ -2,12 +2,13 @@
 // operation, retries included, failed operations too; a throwing observer changes nothing.
 import { describe, expect, it } from 'vitest';
 import { GRPCUnavailableError } from 'etcd3';
+import { systemClock } from '../../../agent/clock.js';
 import { CallRunner, DcsError } from '../../../agent/dcs/calls.js';
 
 describe('CallRunner onRequest', () => {
   it('reports each operation once with its name and duration in seconds', async () => {
     let t = 0;
-    const clock = { now: () => t };
+    const clock = { ...systemClock, now: () => t };
     const seen: [string, number][] = [];
     const runner = new CallRunner(clock, 1, (op, s) => seen.push([op, s]));
     let calls = 0;
@@ -25,7 +26,7 @@ describe('CallRunner onRequest', () => {
   });
 
   it('ignores an observer that throws', async () => {
-    const runner = new CallRunner({ now: () => 0 }, 1, () => { throw new Error('boom'); });
+    const runner = new CallRunner({ ...systemClock, now: () => 0 }, 1, () => { throw new Error('boom'); });
     await expect(runner.run('x', runner.budget(100), async () => 42, { idempotent: true })).resolves.toBe(42);
   });
 });

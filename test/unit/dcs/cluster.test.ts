@@ -6,7 +6,7 @@ import { decodeCluster } from '../../../agent/dcs/cluster.js';
 import { encodeMember, encodeStatus } from '../../../agent/dcs/codec.js';
 import { ClusterKeys } from '../../../agent/dcs/keys.js';
 import { NO_TAGS, type MemberRecord } from '../../../agent/core/types.js';
-import { captureLogger, WARN } from '../../integration/dcs/capture-log.js';
+import { captureLogger, WARN } from '../../harness/capture-log.js';
 
 const keys = new ClusterKeys('/pgwarden', 'demo');
 

@@ -2,14 +2,15 @@
 import { describe, expect, test } from 'vitest';
 import { EventEmitter } from 'node:events';
 import type { LeaseClient } from 'etcd3';
+import { systemClock } from '../../../agent/clock.js';
 import { CallRunner } from '../../../agent/dcs/calls.js';
 import { EtcdLease } from '../../../agent/dcs/lease.js';
-import { captureLogger } from '../../integration/dcs/capture-log.js';
+import { captureLogger } from '../../harness/capture-log.js';
 
 /** Clock that advances 10 ms on every read, so "read before sending" is visible. */
 function stepClock() {
   let t = 1000;
-  return { now: () => (t += 10), peek: () => t };
+  return { ...systemClock, now: () => (t += 10), peek: () => t };
 }
 
 function fakeLeases(script: { grantIds: string[]; keepaliveTtl: number[] }, clock: { peek(): number }) {

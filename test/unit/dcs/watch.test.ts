@@ -5,7 +5,7 @@ import type { IWatchRequest, IWatchResponse, WatchClient } from 'etcd3';
 import { ClusterKeys } from '../../../agent/dcs/keys.js';
 import { PrefixWatch, RESYNC_KEY } from '../../../agent/dcs/watch.js';
 import { sleep, systemClock } from '../../../agent/clock.js';
-import { captureLogger } from '../../integration/dcs/capture-log.js';
+import { captureLogger } from '../../harness/capture-log.js';
 
 const keys = new ClusterKeys('/pgwarden', 'demo');
 

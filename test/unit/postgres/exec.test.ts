@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../../agent/clock.js';
 import { childEnv, runProgram } from '../../../agent/postgres/exec.js';
 import { isAlive } from '../../../agent/postgres/procfs.js';
 
@@ -7,7 +8,7 @@ describe('runProgram', () => {
     const lines: string[] = [];
     const r = await runProgram({
       file: '/bin/sh', args: ['-c', 'printf "1/2 kB (50%%)\\r2/2 kB (100%%)\\n" >&2; echo out; exit 3'],
-      owner: null, timeoutMs: 5000, onLine: (l, stream) => lines.push(`${stream}:${l}`),
+      owner: null, clock: systemClock, timeoutMs: 5000, onLine: (l, stream) => lines.push(`${stream}:${l}`),
     });
     expect(r).toMatchObject({ code: 3, timedOut: false, stdout: 'out\n' });
     expect(lines.filter((l) => l.startsWith('stderr:'))).toEqual(['stderr:1/2 kB (50%)', 'stderr:2/2 kB (100%)']);
@@ -16,7 +17,7 @@ describe('runProgram', () => {
 
   it('kills the program (and its group) at the deadline', async () => {
     const t0 = performance.now();
-    const r = await runProgram({ file: '/bin/sh', args: ['-c', 'sleep 30 & echo $!; sleep 30'], owner: null, timeoutMs: 300, killGraceMs: 200 });
+    const r = await runProgram({ file: '/bin/sh', args: ['-c', 'sleep 30 & echo $!; sleep 30'], owner: null, clock: systemClock, timeoutMs: 300, killGraceMs: 200 });
     expect(r.timedOut).toBe(true);
     expect(performance.now() - t0).toBeLessThan(3000);
     const background = Number(r.stdout.trim());
@@ -26,7 +27,7 @@ describe('runProgram', () => {
   });
 
   it('rejects when the program does not exist', async () => {
-    await expect(runProgram({ file: '/nonexistent/prog', args: [], owner: null, timeoutMs: 1000 })).rejects.toThrow(/cannot run/);
+    await expect(runProgram({ file: '/nonexistent/prog', args: [], owner: null, clock: systemClock, timeoutMs: 1000 })).rejects.toThrow(/cannot run/);
   });
 
   it('childEnv drops PG* variables and forces C messages', () => {

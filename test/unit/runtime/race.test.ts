@@ -10,7 +10,7 @@ import type { PgView } from '../../../agent/core/types.js';
 import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
 import type { AcquireLeaderOptions, ClusterSnapshot, Dcs, PostgresNode } from '../../../agent/ports/ports.js';
 import { clusterView, member, replicaState } from '../api/builders.js';
-import { captureLogger } from '../../integration/dcs/capture-log.js';
+import { captureLogger } from '../../harness/capture-log.js';
 import { fake, replicaLoop } from './fakes.js';
 
 /** The etcd revision the cycle's cluster view is read at. */

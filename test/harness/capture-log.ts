@@ -1,6 +1,6 @@
 // A pino logger whose JSON lines are kept for assertions.
 import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../../../agent/log.js';
+import { createLogger, type Logger } from '../../agent/log.js';
 
 export interface LogLine {
   level: number;

@@ -4,6 +4,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
+import { systemClock, type Clock } from '../clock.js';
 
 export interface HttpAnswer {
   readonly status: number;
@@ -23,6 +24,8 @@ export interface HttpRequestOptions {
   readonly body?: unknown;
   /** For https URLs: trusted CA, client certificate and key. */
   readonly tls?: Pick<SecureContextOptions, 'ca' | 'cert' | 'key'>;
+  /** Sets the deadline timer. Default systemClock. */
+  readonly clock?: Pick<Clock, 'setTimer'>;
 }
 
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
@@ -47,7 +50,7 @@ export function httpRequestJson(url: URL, opts: HttpRequestOptions): Promise<Htt
   }
   return new Promise<HttpAnswer>((resolve, reject) => {
     const fail = (err: Error): void => {
-      clearTimeout(timer);
+      timer.cancel();
       reject(new ApiUnreachable(`${opts.method} ${url.href}: ${describeNetError(err, opts.timeoutMs)}`));
     };
     const onResponse = (res: IncomingMessage): void => {
@@ -60,7 +63,7 @@ export function httpRequestJson(url: URL, opts: HttpRequestOptions): Promise<Htt
       });
       res.on('error', fail);
       res.on('end', () => {
-        clearTimeout(timer);
+        timer.cancel();
         const text = Buffer.concat(chunks).toString('utf8');
         let body: unknown = text;
         try {
@@ -73,7 +76,7 @@ export function httpRequestJson(url: URL, opts: HttpRequestOptions): Promise<Htt
     };
     const options = { method: opts.method, headers, ...(secure && opts.tls ? opts.tls : {}) };
     const req = secure ? httpsRequest(url, options, onResponse) : httpRequest(url, options, onResponse);
-    const timer = setTimeout(() => req.destroy(new TimeoutError()), opts.timeoutMs);
+    const timer = (opts.clock ?? systemClock).setTimer(opts.timeoutMs, () => req.destroy(new TimeoutError()));
     req.on('error', fail);
     req.end(payload);
   });
