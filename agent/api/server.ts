@@ -78,7 +78,7 @@ export const API_SOCKET_LIMITS = {
   /** An idle keep-alive socket is closed after this; announced in `Keep-Alive: timeout=5`. */
   keepAliveTimeoutMs: 5_000,
   /** After this many requests on one socket, the answer says `Connection: close`. */
-  maxRequestsPerSocket: 1_000,
+  maxRequestsPerSocket: 10_000,
   /**
    * Inactivity backstop for any socket: longer than the longest mutating operation
    * (DEFAULT_OPERATION_TIMEOUT_MS, 120 s), during which the socket is legitimately silent.
