@@ -91,11 +91,17 @@ if [ "$dry_run" -eq 1 ]; then
   echo "would write $unit_dir/pgwarden.service:"; echo "$unit_text" | grep '^ExecStart='
 else
   mkdir -p "$unit_dir"
-  printf '%s\n' "$unit_text" > "$unit_dir/pgwarden.service"
+  unit_file="$unit_dir/pgwarden.service"
+  if [ -f "$unit_file" ] && [ "$(cat "$unit_file")" != "$unit_text" ]; then
+    cp -p "$unit_file" "$unit_file.bak"
+    echo "install-node: $unit_file changed; the previous one is kept as $unit_file.bak (customise with a drop-in: systemctl edit pgwarden)"
+  fi
+  printf '%s\n' "$unit_text" > "$unit_file"
   if command -v systemctl >/dev/null 2>&1; then systemctl daemon-reload >/dev/null 2>&1 || true; fi
   printf '#!/bin/sh\nexec %s %s/dist/agent/cli.js "$@"\n' "$node_bin" "$prefix" > "$bin_link"
   chmod 0755 "$bin_link"
-  install -d -m 0750 -g postgres "$etc_dir"
+  # An existing config directory keeps its owner and mode.
+  [ -d "$etc_dir" ] || install -d -m 0750 -g postgres "$etc_dir"
   install -m 0640 -g postgres "$src/deploy/pgwarden.yml" "$etc_dir/pgwarden.yml.example"
 fi
 
