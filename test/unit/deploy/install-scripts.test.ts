@@ -104,6 +104,39 @@ describe('deploy/install-node.sh', () => {
     expect(r.stdout).toMatch(/dry run: nothing was changed/);
   });
 
+  it.skipIf(process.getuid?.() !== 0)('puts the code under the prefix and the unit pointing at it; stops nothing (npm, apt, systemctl stubbed)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgw-node-'));
+    dirs.push(dir);
+    const stubs = join(dir, 'stubs');
+    const pgBin = join(dir, 'pgbin');
+    const log = join(dir, 'calls.log');
+    execFileSync('mkdir', ['-p', stubs, pgBin]);
+    writeFileSync(log, '');
+    script(join(pgBin, 'postgres'), 'exit 0');
+    for (const c of ['npm', 'systemctl', 'apt-get', 'useradd']) script(join(stubs, c), `echo "${c} $* (in $PWD)" >> ${log}; exit 0`);
+    script(join(stubs, 'dpkg-query'), 'exit 0');
+    const prefix = join(dir, 'opt', 'pgwarden');
+    const env = {
+      PATH: `${stubs}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`, PGWARDEN_PG_BIN_DIR: pgBin,
+      PGW_UNIT_DIR: join(dir, 'units'), PGW_ETC_DIR: join(dir, 'etc'), PGW_BIN_LINK: join(dir, 'pgwarden'), HOME: dir,
+    };
+    const r = spawnSync('bash', [join(ROOT, 'deploy/install-node.sh'), '--prefix', prefix], { env, encoding: 'utf8' });
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    expect(existsSync(join(prefix, 'package.json'))).toBe(true);
+    expect(existsSync(join(prefix, 'deploy', 'pgwarden.service'))).toBe(true);
+    expect(existsSync(join(prefix, 'node_modules'))).toBe(false);
+    const unit = readFileSync(join(dir, 'units', 'pgwarden.service'), 'utf8');
+    expect(unit).toMatch(new RegExp(`^ExecStart=\\S*node ${prefix}/dist/agent/cli\\.js agent -c /etc/pgwarden/pgwarden\\.yml$`, 'm'));
+    expect(unit).toContain(`Documentation=file://${prefix}/docs/operations.md`);
+    expect(readFileSync(join(dir, 'pgwarden'), 'utf8')).toContain(`${prefix}/dist/agent/cli.js`);
+    expect(existsSync(join(dir, 'etc', 'pgwarden.yml.example'))).toBe(true);
+    const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+    expect(calls.filter((c) => c.startsWith('npm')).map((c) => c.split(' ')[1])).toEqual(['ci', 'run', 'prune']);
+    expect(calls.filter((c) => c.startsWith('npm')).every((c) => c.endsWith(`(in ${prefix})`))).toBe(true);
+    expect(calls.filter((c) => /^systemctl (stop|disable|enable|start)/.test(c))).toEqual([]);
+    expect(calls.filter((c) => c.startsWith('apt-get'))).toEqual([]);
+  });
+
   it('rejects a relative --prefix (exit 2)', () => {
     const r = spawnSync('bash', [join(ROOT, 'deploy/install-node.sh'), '--dry-run', '--prefix', 'opt'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
