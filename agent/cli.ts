@@ -7,6 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import { ConfigError } from './config/errors.js';
 import { loadAgentConfig } from './config/load.js';
 import { FatalAgentError } from './runtime/errors.js';
+import { StartupAborted, StartupError } from './daemon/startup.js';
 import { PGWARDEN_VERSION } from './version.js';
 import { proxyConfigOptions } from '../proxy-config/options.js';
 
@@ -60,15 +61,33 @@ async function runAgentCommand(argv: AgentArgs): Promise<number> {
       running.logger.error({ err: detail }, 'SIGHUP: the config file is invalid; keeping the running config');
     }
   });
-  const agent = await startAgent(cfg);
-  running = agent;
-  let signalled = false;
+  // SIGTERM/SIGINT during start-up (waiting for etcd, for the REST port) ends the waits and
+  // exits 0; afterwards they stop the agent cleanly.
+  const starting = new AbortController();
+  let agent: Awaited<ReturnType<typeof startAgent>> | null = null;
+  let signalled: NodeJS.Signals | null = null;
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.on(sig, () => {
       if (signalled) return;
-      signalled = true;
+      signalled = sig;
+      if (agent === null) {
+        starting.abort();
+        return;
+      }
       void agent.stop(`received ${sig}`).then(() => process.exit(EXIT.ok));
     });
+  }
+  try {
+    agent = await startAgent(cfg, undefined, { signal: starting.signal });
+  } catch (err) {
+    if (err instanceof StartupAborted) return EXIT.ok;
+    throw err;
+  }
+  running = agent;
+  if (signalled !== null) {
+    // The signal came after the last start-up wait: stop what was started.
+    await agent.stop(`received ${String(signalled)} during start-up`);
+    return EXIT.ok;
   }
   try {
     await agent.done;
@@ -168,6 +187,10 @@ main(hideBin(process.argv)).then(
     if (err instanceof FatalAgentError) {
       process.stderr.write(`pgwarden: ${err.message}\n`);
       process.exit(EXIT.failed);
+    }
+    if (err instanceof StartupError) {
+      process.stderr.write(`pgwarden: ${err.message}\n`);
+      process.exit(err.exitCode);
     }
     process.stderr.write(`pgwarden: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(EXIT.failed);

@@ -45,7 +45,7 @@ export function proxyConfigOptions<T>(y: Argv<T>) {
   return y
     .positional('kind', { choices: ['haproxy'] as const, demandOption: true, describe: 'the proxy to configure' })
     .option('config', { alias: 'c', type: 'string', describe: 'pgwarden.yml to take etcd hosts, namespace and scope from' })
-    .option('etcd', { type: 'string', array: true, describe: 'etcd endpoint host:port (repeat, or comma-separate)' })
+    .option('etcd', { type: 'string', array: true, nargs: 1, describe: 'etcd endpoint host:port (repeat, or comma-separate)' })
     .option('scope', { type: 'string', describe: 'cluster name (overrides the config file)' })
     .option('namespace', { type: 'string', describe: `etcd key prefix (default ${d.namespace})` })
     .option('rw-port', { type: 'string', default: d.rwPort, describe: 'read-write listener: port or host:port' })

@@ -40,6 +40,8 @@ export interface ApiDeps {
   readonly allowlist?: readonly string[] | undefined;
   /** restapi.tls: serve HTTPS (files are read when the app is built; see reloadTls). */
   readonly tls?: ApiTls | undefined;
+  /** Socket limits (tests shorten them); default API_SOCKET_LIMITS. */
+  readonly limits?: Partial<ApiSocketLimits> | undefined;
 }
 
 /** Every error the read API answers with, and its HTTP status. */
@@ -57,6 +59,35 @@ export interface ApiErrorBody {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Socket limits of the REST API (issue 11, item 9). Node's and fastify's defaults let a client
+ * hold a connection for minutes (fastify keeps an idle keep-alive socket 72 s; Node checks
+ * header/request deadlines only every 30 s). The API answers health checks from memory in well
+ * under a millisecond, and HAProxy checks every 500 ms with `timeout check 1s`, opening a new
+ * connection for each check, so these bounds are generous for a real client and short for a
+ * slow or stuck one. docs/security.md ("REST API connection limits") lists them.
+ */
+export const API_SOCKET_LIMITS = {
+  /** The request line and headers must arrive within this (slowloris: partial headers). */
+  headersTimeoutMs: 5_000,
+  /** The whole request, body included (bodies are small: 64 KiB at most on the read side). */
+  requestTimeoutMs: 10_000,
+  /** How often Node enforces the two deadlines above (its default is 30 s). */
+  connectionsCheckingIntervalMs: 500,
+  /** An idle keep-alive socket is closed after this; announced in `Keep-Alive: timeout=5`. */
+  keepAliveTimeoutMs: 5_000,
+  /** After this many requests on one socket, the answer says `Connection: close`. */
+  maxRequestsPerSocket: 10_000,
+  /**
+   * Inactivity backstop for any socket: longer than the longest mutating operation
+   * (DEFAULT_OPERATION_TIMEOUT_MS, 120 s), during which the socket is legitimately silent.
+   */
+  connectionTimeoutMs: 130_000,
+  /** Open sockets at most; further connections are closed at once until some end. */
+  maxConnections: 512,
+} as const;
+export type ApiSocketLimits = { -readonly [K in keyof typeof API_SOCKET_LIMITS]: number };
 
 /** HEAD and OPTIONS (HAProxy's httpchk) get the status line only. */
 function statusOnly(req: FastifyRequest): boolean {
@@ -121,14 +152,20 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const metrics = deps.metrics
     ?? new AgentMetrics({ scope: initial.scope, name: initial.name, state: () => store.get(), clock, processMetrics: false });
   const loggerInstance: FastifyBaseLogger = deps.logger;
+  const limits: ApiSocketLimits = { ...API_SOCKET_LIMITS, ...deps.limits };
   const app = Fastify({
     loggerInstance,
     logController: new ApiLogController(),
     exposeHeadRoutes: false,
     routerOptions: { ignoreTrailingSlash: true },
+    connectionTimeout: limits.connectionTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    maxRequestsPerSocket: limits.maxRequestsPerSocket,
     // An https.Server in place of the http one: same request API; typed as the default server.
     ...(deps.tls ? { https: httpsOptions(deps.tls) } : {}),
   }) as FastifyInstance;
+  applySocketLimits(app.server, limits);
 
   // One serialized status document per snapshot: probes between two HA cycles reuse it.
   let cachedFor: NodeState | null = null;
@@ -247,6 +284,17 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   registerControlRoutes(app, { control: deps.control, auth: deps.auth, allowlist: deps.allowlist, clock });
 
   return app;
+}
+
+/**
+ * The limits fastify has no option for. Both are read when the server starts listening, so
+ * setting them on the constructed server (http or https) is enough.
+ */
+function applySocketLimits(server: FastifyInstance['server'], limits: ApiSocketLimits): void {
+  const s = server as FastifyInstance['server'] & { headersTimeout: number; connectionsCheckingInterval: number; maxConnections: number };
+  s.headersTimeout = limits.headersTimeoutMs;
+  s.connectionsCheckingInterval = limits.connectionsCheckingIntervalMs;
+  s.maxConnections = limits.maxConnections;
 }
 
 /** Split 'host:port' (IPv6 as '[::1]:8008'). */

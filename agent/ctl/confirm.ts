@@ -37,3 +37,11 @@ export async function confirm(io: CtlIo, question: string, opts: { force: boolea
   const answer = await ask(io, `${question} [y/N] `);
   if (!/^y(es)?$/i.test(answer)) throw new CtlFailure('aborted');
 }
+
+/**
+ * `--force` on a changing command that never asks (pause, resume, reload): accepted so that a
+ * script can pass `--force` to every changing command, as the runbook says; it changes nothing.
+ */
+export const forceOption = {
+  type: 'boolean', default: false, describe: 'accepted for uniformity with the other changing commands (this one does not ask)',
+} as const;

@@ -57,7 +57,9 @@ export async function runCtl(args: readonly string[], io: CtlIo = processIo(), d
     .usage('$0 <command> [options]\n\nOperate a pgwarden cluster: state from etcd, actions through the agents\' REST APIs.')
     .option('config', { alias: 'c', type: 'string', describe: 'the agent\'s pgwarden.yml (etcd, scope and credentials from it)' })
     .option('ctl-config', { type: 'string', describe: 'ctl config file (default ~/.config/pgwarden/ctl.yml; env PGWARDEN_CTL_CONFIG)' })
-    .option('etcd', { type: 'string', array: true, describe: 'etcd host:port (repeat, or comma-separated)' })
+    // nargs 1: `--etcd HOST list` must not read the command word as a second host (repeat the
+    // flag or comma-separate for several).
+    .option('etcd', { type: 'string', array: true, nargs: 1, describe: 'etcd host:port (repeat, or comma-separated)' })
     .option('namespace', { type: 'string', describe: 'etcd key prefix root (default /pgwarden)' })
     .option('scope', { type: 'string', describe: 'the cluster name' })
     .strict()

@@ -17,6 +17,8 @@ import { shutDown } from '../runtime/shutdown.js';
 import { splitHostPort, type Identity } from '../runtime/member-record.js';
 import { ensureNameFree } from '../runtime/name-guard.js';
 import { createControl } from './control-impl.js';
+import { FatalAgentError } from '../runtime/errors.js';
+import { StartupAborted, StartupError, checkBinDir, listenOrExplain, oneLine, waitForEtcd } from './startup.js';
 
 
 export function tagsOf(cfg: AgentConfig): Tags {
@@ -42,7 +44,16 @@ export interface RunningAgent {
   reload(next: AgentConfig): string[];
 }
 
-export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): Promise<RunningAgent> {
+export interface StartOptions {
+  /** Aborted by SIGTERM/SIGINT during start-up: the waits end and startAgent throws StartupAborted. */
+  readonly signal?: AbortSignal | undefined;
+  /** Tests: how long to wait for etcd at start-up (default ETCD_WAIT.deadlineMs). */
+  readonly etcdWaitMs?: number | undefined;
+}
+
+export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock, opts: StartOptions = {}): Promise<RunningAgent> {
+  // A wrong bin_dir is a configuration error (exit 2), found before anything is touched.
+  checkBinDir(cfg.postgresql.bin_dir, cfg.config_file);
   const logger = createLogger({ level: cfg.log.level, format: cfg.log.format }).child({ node: cfg.name, scope: cfg.scope });
   const settings = toHaSettings(cfg.bootstrap.dcs);
   // The settings in force: the bootstrap values until the HA loop reads the dynamic config.
@@ -73,7 +84,18 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
   const pgAddr = splitHostPort(cfg.postgresql.connect_address);
   const identity: Identity = { name: cfg.name, apiUrl, host: pgAddr.host, port: pgAddr.port, tags: tagsOf(cfg) };
 
-  await ensureNameFree({ name: cfg.name, ownApiUrl: apiUrl, dcs, fetchPeer: fetchPeerStatus, clock, logger, ttlMs: settings.ttlMs });
+  // etcd may come up after us (boot order, a slow cluster): wait for it with a bounded backoff
+  // instead of exiting with a stack trace and being restarted in a loop.
+  try {
+    await waitForEtcd({
+      probe: () => dcs.readCluster(), hosts: cfg.etcd.hosts, clock, logger, signal: opts.signal,
+      ...(opts.etcdWaitMs !== undefined ? { deadlineMs: opts.etcdWaitMs } : {}),
+    });
+    await ensureNameFree({ name: cfg.name, ownApiUrl: apiUrl, dcs, fetchPeer: fetchPeerStatus, clock, logger, ttlMs: settings.ttlMs });
+  } catch (err) {
+    await dcs.close({ revokeLease: true }).catch(() => undefined);
+    throw startupFailure(logger, err);
+  }
 
   const store = new NodeStateStore(initialNodeState({ name: cfg.name, scope: cfg.scope, version: PGWARDEN_VERSION, tags: identity.tags, settings }));
   const loop = new HaLoop({
@@ -94,7 +116,13 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
     store, clock, metrics, logger: logger.child({ component: 'api' }),
     auth: cfg.restapi.auth, allowlist: cfg.restapi.allowlist, tls: apiTls, control,
   });
-  await startApi(api, cfg.restapi.listen);
+  try {
+    await listenOrExplain(() => startApi(api, cfg.restapi.listen), cfg.restapi.listen, { clock, logger, signal: opts.signal });
+  } catch (err) {
+    await api.close().catch(() => undefined);
+    await dcs.close({ revokeLease: true }).catch(() => undefined);
+    throw startupFailure(logger, err);
+  }
   logger.info({ listen: cfg.restapi.listen, api_url: apiUrl }, 'REST API listening');
 
 
@@ -134,6 +162,22 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock): 
   };
 
   return { logger, metrics, done, stop, reload };
+}
+
+/**
+ * Log a start-up failure once (structured, no stack for an expected condition) and return the
+ * error the CLI reports in one line: StartupError/FatalAgentError/StartupAborted as they are,
+ * anything else (etcd failing half-way through the name check…) as a StartupError.
+ */
+function startupFailure(logger: Logger, err: unknown): Error {
+  if (err instanceof StartupAborted) {
+    logger.info('start-up interrupted by a signal; nothing was started');
+    return err;
+  }
+  const known = err instanceof StartupError || err instanceof FatalAgentError;
+  const out = known ? err : new StartupError(`start-up failed: ${oneLine(err)}`);
+  logger.fatal({ err: oneLine(err) }, out.message);
+  return out;
 }
 
 /**

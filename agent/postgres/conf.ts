@@ -191,24 +191,36 @@ function hbaRole(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** pg_hba.conf, written whole: the operator's lines first, then pgwarden's. */
+/**
+ * pg_hba.conf, written whole: the operator's lines first, then pgwarden's.
+ *
+ * `trust` only over the unix socket. A role with a password gets scram-sha-256 from any address;
+ * a role without one gets no network access from pgwarden (an explicit `reject`): an operator
+ * who authenticates it otherwise (client certificates, a VPN range with `scram`…) adds lines
+ * with postgresql.pg_hba, which come first. It used to be `trust` from any address.
+ */
 export function renderHba(pg: PgSettings): Rendered {
   const warnings: string[] = [];
-  const method = (role: 'replication' | 'superuser'): string => {
+  const hostLine = (role: 'replication' | 'superuser'): string => {
     const creds = role === 'replication' ? pg.replication : pg.superuser;
-    if (creds.password) return 'scram-sha-256';
-    warnings.push(`no password for the ${role} role ${JSON.stringify(creds.username)}: remote connections use trust`);
-    return 'trust';
+    const database = role === 'replication' ? 'replication' : 'all        ';
+    if (creds.password) return `host    ${database}  ${hbaRole(creds.username)}  all  scram-sha-256`;
+    const key = `postgresql.${role}.password`;
+    warnings.push(
+      `no password for the ${role} role ${JSON.stringify(creds.username)} (${key}): it may connect only over the local socket; ` +
+      `${role === 'replication' ? 'replicas on other hosts cannot stream or clone' : 'peers cannot pg_rewind from this node'} ` +
+      `unless ${key} is set or postgresql.pg_hba admits them another way`);
+    return `host    ${database}  ${hbaRole(creds.username)}  all  reject  # no ${key}: no trust over the network`;
   };
   const lines = [
     `${CONF_MARKER}: rewritten before every start. Add lines with postgresql.pg_hba in pgwarden.yml.`,
     ...pg.pg_hba,
     '# pgwarden: the unix socket is mode 0700 in a 0700 directory, so only the PostgreSQL OS user',
-    '# (and root) can reach it.',
+    '# (and root) can reach it. Over the network: scram-sha-256 for a role with a password, never trust.',
     'local   all          all                        trust',
     'local   replication  all                        trust',
-    `host    replication  ${hbaRole(pg.replication.username)}  all  ${method('replication')}`,
-    `host    all          ${hbaRole(pg.superuser.username)}  all  ${method('superuser')}`,
+    hostLine('replication'),
+    hostLine('superuser'),
   ];
   return { text: `${lines.join('\n')}\n`, warnings };
 }

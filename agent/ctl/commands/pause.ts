@@ -2,6 +2,7 @@
 // member reports it in /status. `ctl resume` (resume.ts) is the same with pause off.
 import { expectOk, fetchStatuses, leaderOf, readCluster, sendToFirst, waitUntil, type CtlContext } from '../context.js';
 import type { CommandRegistrar } from '../command.js';
+import { forceOption } from '../confirm.js';
 
 export interface PauseOptions {
   readonly wait: boolean;
@@ -19,7 +20,8 @@ export const pauseCommand: CommandRegistrar = (y, runner) => y.command(
 export function pauseFlags<T>(b: import('yargs').Argv<T>) {
   return b
     .option('wait', { type: 'boolean', default: false, describe: 'wait until every member reports the change' })
-    .option('timeout', { type: 'number', default: 30, describe: 'seconds to wait with --wait' });
+    .option('timeout', { type: 'number', default: 30, describe: 'seconds to wait with --wait' })
+    .option('force', forceOption);
 }
 
 export async function runPauseResume(ctx: CtlContext, pause: boolean, o: PauseOptions): Promise<void> {

@@ -4,11 +4,13 @@ import { findMember, readCluster, sendTo, type CtlContext } from '../context.js'
 import { messageOf } from '../http.js';
 import { CtlFailure } from '../io.js';
 import type { CommandRegistrar } from '../command.js';
+import { forceOption } from '../confirm.js';
 
 export const reloadCommand: CommandRegistrar = (y, runner) => y.command(
   'reload [members..]',
   'make members re-read their config file and reload PostgreSQL\'s configuration',
-  (b) => b.positional('members', { type: 'string', array: true, describe: 'members (default: all)' }),
+  (b) => b.positional('members', { type: 'string', array: true, describe: 'members (default: all)' })
+    .option('force', forceOption),
   (argv) => runner.run(argv, (ctx) => runReload(ctx, argv.members ?? [])),
 );
 

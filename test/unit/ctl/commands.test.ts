@@ -3,6 +3,7 @@
 // --force → exit 2 with nothing sent).
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
+import { runCtl } from '../../../agent/ctl/index.js';
 import { clusterRead, harness, statusDoc, threeNodes } from './fakes.js';
 
 describe('ctl list', () => {
@@ -374,5 +375,31 @@ describe('prompts', () => {
     (h.io.stdin as import('node:stream').PassThrough).end();
     expect(await h.run('switchover', '--candidate', 'node-b')).toBe(1);
     expect(h.io.err()).toMatch(/aborted/);
+  });
+});
+
+describe('issue 11 item 15: runbook details', () => {
+  it.each([['pause'], ['resume'], ['reload']])('%s accepts --force (changing commands take it)', async (cmd) => {
+    const h = harness();
+    h.api.handlers.set('POST /pause', () => ({ status: 200, body: { message: 'cluster paused' } }));
+    h.api.handlers.set('POST /resume', () => ({ status: 200, body: { message: 'cluster resumed' } }));
+    h.api.handlers.set('POST /reload', () => ({ status: 200, body: { message: 'reloaded' } }));
+    expect(await h.run(cmd, '--force')).toBe(0);
+    expect(h.io.err()).toBe('');
+    expect(h.api.calls().length).toBeGreaterThan(0);
+  });
+
+  it('`ctl --etcd HOST list` keeps the command word (and --etcd repeats)', async () => {
+    const h = harness();
+    const seen: string[][] = [];
+    const run = (...args: string[]) => runCtl(args, h.io, {
+      makeEtcd: (cfg) => { seen.push([...cfg.etcd.hosts]); return h.etcd; },
+      makeApi: () => h.api,
+    });
+    expect(await run('--etcd', '10.0.1.11:2379', 'list', '--scope', 'demo')).toBe(0);
+    expect(await run('--etcd', '10.0.1.11:2379', '--etcd', '10.0.1.12:2379', '--scope', 'demo', 'list')).toBe(0);
+    expect(await run('--etcd', '10.0.1.11:2379,10.0.1.12:2379', '--scope', 'demo', 'list')).toBe(0);
+    expect(seen).toEqual([['10.0.1.11:2379'], ['10.0.1.11:2379', '10.0.1.12:2379'], ['10.0.1.11:2379', '10.0.1.12:2379']]);
+    expect(h.io.out().match(/\| Leader /g)).toHaveLength(3);
   });
 });

@@ -133,10 +133,23 @@ describe('renderHba', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('falls back to trust with a warning when a role has no password', () => {
-    const { text, warnings } = renderHba(pgCfg({ replication: { username: 'all' } }));
-    expect(text).toContain('host    replication  "all"  all  trust');
-    expect(warnings).toHaveLength(1);
+  it('without passwords, trust stays on the local socket: no network line trusts anyone (issue 11, item 16)', () => {
+    const { text, warnings } = renderHba(pgCfg({ replication: { username: 'all' }, superuser: { username: 'postgres' } }));
+    const active = text.split('\n').filter((l) => l && !l.startsWith('#'));
+    for (const line of active.filter((l) => /\btrust\b/.test(l.replace(/#.*/, '')))) expect(line).toMatch(/^local\s/);
+    expect(active.filter((l) => /^host/.test(l))).toEqual([
+      'host    replication  "all"  all  reject  # no postgresql.replication.password: no trust over the network',
+      'host    all          "postgres"  all  reject  # no postgresql.superuser.password: no trust over the network',
+    ]);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/postgresql\.replication\.password.*only over the local socket/);
+    expect(warnings[1]).toMatch(/postgresql\.superuser\.password/);
+  });
+
+  it('a role without a password can still be admitted by the operator\'s own lines, which come first', () => {
+    const { text } = renderHba(pgCfg({ replication: { username: 'replicator' }, pg_hba: ['hostssl replication replicator 10.0.0.0/8 cert'] }));
+    const active = text.split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(active.indexOf('hostssl replication replicator 10.0.0.0/8 cert')).toBeLessThan(active.findIndex((l) => l.includes('reject')));
   });
 });
 
