@@ -1,6 +1,7 @@
-// What an action may use and change while it carries out a decision (actions.ts, handover.ts,
-// sync-manager.ts); the HA loop builds it once and folds what actions report into its state.
-import type { ClusterView, HaSettings, Lsn, PgState, PgView } from '../core/types.js';
+// What an action may use while it carries out a decision (actions.ts, handover.ts,
+// sync-manager.ts), what it reports while it runs (Progress), and what it leaves for the HA loop
+// to fold into its state when it is done (ActionOutcome). The loop builds the context once.
+import type { HaSettings, LeaderStatus, Lsn, PgState, PgView } from '../core/types.js';
 import type { DynamicConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
@@ -22,37 +23,52 @@ export interface ActionContext {
   readonly useSlots: () => boolean;
   /** The dynamic config in force. */
   readonly dynamic: () => DynamicConfig;
-  /** Called with the synchronous replication outcome of each leader cycle. */
-  onSync(outcome: SyncOutcome): void;
   readonly settings: () => HaSettings;
   readonly peerTimeoutMs: () => number;
-  /** Shown as the status `state` while a long action runs (null when done). */
-  setActivity(state: PgState | null): void;
-  setRewindFailed(failed: boolean): void;
-  setCleanHandover(clean: boolean): void;
-  /** We now hold the leader key on our lease (health answers may say so before the next read). */
-  setHoldsKey(held: boolean): void;
+  /** Tell the loop what changed while the action runs; it applies it at once (health answers follow). */
+  progress(p: Progress): void;
   /**
    * The leader key is ours on our CURRENT lease, as far as we know (false again as soon as a
    * renewal had to grant a new lease: the key went with the old one).
    */
   holdsKey(): boolean;
-  /**
-   * While false, this node does not claim the primary role in its health answers although it
-   * may still hold the key (a planned handover has begun: HAProxy must stop routing here).
-   */
-  setServing(serving: boolean): void;
-  /** Publish a fresh probe to the health answers now (right after a promotion). */
-  publishPg(pg: PgView): void;
-  /** Run the next cycle at once instead of after loop_wait (what we acted on has changed). */
-  wakeUp(why: string): void;
   /** Last status we published, to write `status` only when it changed. */
-  lastStatus: { optime: number; timeline: number } | null;
+  lastStatus(): LeaderStatus | null;
   /** Member name → monotonic ms it was last seen in a cluster view (slot retention). */
   readonly membersSeen: Map<string, number>;
   /** When synchronous_standby_names last changed, and the flush position since (sync-manager.ts). */
   readonly syncBarrier: SyncBarrier;
 }
+
+/** What an action reports while it runs; the loop applies each at once. */
+export type Progress =
+  /** Shown as the status `state` while a long action runs (null when done). */
+  | { readonly kind: 'activity'; readonly state: PgState | null }
+  /** A fresh probe to publish to the health answers now (right after a promotion). */
+  | { readonly kind: 'pg'; readonly pg: PgView }
+  /**
+   * While false, this node does not claim the primary role in its health answers although it may
+   * still hold the key (a planned handover has begun: HAProxy must stop routing here).
+   */
+  | { readonly kind: 'serving'; readonly serving: boolean }
+  /** We took (or gave back) the leader key on our lease, before the next read shows it. */
+  | { readonly kind: 'holds-key'; readonly held: boolean };
+
+/** What an action leaves behind for the loop's state (absent fields: unchanged). */
+export interface ActionOutcome {
+  readonly rewindFailed?: boolean;
+  /** A planned handover released the key cleanly (until PostgreSQL runs again). */
+  readonly cleanHandover?: boolean;
+  /** The synchronous replication outcome of a leader cycle. */
+  readonly sync?: SyncOutcome;
+  /** The `status` this leader has just published. */
+  readonly lastStatus?: LeaderStatus;
+  /** Decide again at once instead of after loop_wait (what we acted on has changed): why. */
+  readonly wakeUp?: string;
+}
+
+/** Nothing to fold. */
+export const NO_OUTCOME: ActionOutcome = Object.freeze({});
 
 /**
  * When synchronous_standby_names last changed (monotonic ms; null: before this agent set it)

@@ -1,18 +1,13 @@
 // Carries out one decision. Side effects happen here only, in the order the decision names.
-import type { Action, ClusterView, Decision, HaSettings, LocalView, PgState, PgView } from '../core/types.js';
-import type { DynamicConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
+import type { Action, ClusterView, Decision, LeaderStatus, LocalView, PgState } from '../core/types.js';
 import { wantedSlots } from '../core/slots.js';
-import { withinLease } from '../core/lease.js';
 import { bootstrapRecord } from '../core/bootstrap.js';
 import type { Dcs, PostgresNode, Upstream, ViewChange } from '../ports/ports.js';
-import type { LeaseKeeper } from './lease-keeper.js';
-import { runRace, type RaceDeps } from './race-runner.js';
+import { runRace } from './race-runner.js';
 import { FatalAgentError } from './errors.js';
 import { handOver } from './handover.js';
 import { claimSyncBeforePromote, manageSync } from './sync-manager.js';
-import { mayServeAsPrimary, type ActionContext } from './action-context.js';
+import { NO_OUTCOME, mayServeAsPrimary, type ActionContext, type ActionOutcome, type SyncOutcome } from './action-context.js';
 
 function upstreamOf(cluster: ClusterView | null, name: string): Upstream {
   const m = cluster?.members.find((x) => x.name === name);
@@ -26,32 +21,35 @@ function upstreamOf(cluster: ClusterView | null, name: string): Upstream {
  */
 export async function execute(
   ctx: ActionContext, d: Decision, cluster: ClusterView | null, clusterRevision: number | null, local: LocalView,
-): Promise<void> {
+): Promise<ActionOutcome> {
   const a: Action = d.action;
   switch (a.kind) {
     case 'none':
     case 'wait':
     case 'stand_down':
-      return;
+      return NO_OUTCOME;
     case 'refuse_start':
       throw new FatalAgentError(d.reason);
     case 'initialize_cluster':
-      return initializeCluster(ctx, local);
+      await initializeCluster(ctx, local);
+      return NO_OUTCOME;
     case 'clone_from_leader':
       return rebuild(ctx, upstreamOf(cluster, a.leader), false);
     case 'rebuild':
       return rebuild(ctx, upstreamOf(cluster, a.leader), true);
     case 'start_replica':
       await ctx.pg.configureStandby(a.leader ? upstreamOf(cluster, a.leader) : null);
-      return withActivity(ctx, 'starting', () => ctx.pg.start());
+      await withActivity(ctx, 'starting', () => ctx.pg.start());
+      return NO_OUTCOME;
     case 'start_primary':
       if (!mayServeAsPrimary(ctx)) {
-        ctx.logger.warn({ action: 'start_primary' }, 'lease deadline passed; not starting as primary');
-        return;
+        ctx.logger.warn({ action: 'start_primary' }, 'the leader key is not mine within my lease; not starting as primary');
+        return NO_OUTCOME;
       }
       ctx.lease.arm(true);
       await ctx.pg.configurePrimary();
-      return withActivity(ctx, 'starting', () => ctx.pg.start());
+      await withActivity(ctx, 'starting', () => ctx.pg.start());
+      return NO_OUTCOME;
     case 'renew_leader':
       return publishLeaderState(ctx, cluster, local);
     case 'race':
@@ -59,28 +57,29 @@ export async function execute(
     case 'acquire_leader':
       await ctx.lease.renewNow();
       if (!(await ctx.dcs.acquireLeader())) ctx.logger.warn({ action: 'acquire_leader' }, 'could not take the leader key back');
-      return;
+      return NO_OUTCOME;
     case 'promote':
       return promote(ctx, cluster, local, d.reason);
     case 'fence':
       ctx.lease.arm(false);
       await ctx.pg.stop('immediate');
-      return;
+      return NO_OUTCOME;
     case 'follow':
-      return ctx.pg.follow(upstreamOf(cluster, a.leader));
+      await ctx.pg.follow(upstreamOf(cluster, a.leader));
+      return NO_OUTCOME;
     case 'rewind':
       return rewind(ctx, upstreamOf(cluster, a.leader), local);
     case 'release_leader':
       await ctx.dcs.releaseLeader();
-      return;
+      return NO_OUTCOME;
     case 'switchover': {
       const outcome = await handOver(ctx, cluster!, local, a.candidate, ctx.settings());
       if (outcome !== 'handed_over') await ctx.dcs.setFailover(null);
-      return;
+      return { cleanHandover: outcome === 'handed_over' };
     }
     case 'clear_failover':
       await ctx.dcs.setFailover(null);
-      return;
+      return NO_OUTCOME;
     default: {
       const unhandled: never = a;
       throw new Error(`unhandled action ${JSON.stringify(unhandled)}`);
@@ -89,11 +88,11 @@ export async function execute(
 }
 
 async function withActivity(ctx: ActionContext, state: PgState, work: () => Promise<void>): Promise<void> {
-  ctx.setActivity(state);
+  ctx.progress({ kind: 'activity', state });
   try {
     await work();
   } finally {
-    ctx.setActivity(null);
+    ctx.progress({ kind: 'activity', state: null });
   }
 }
 
@@ -157,7 +156,7 @@ async function afterFailedBootstrap(ctx: ActionContext, fresh: boolean, err: unk
     'could not make sure etcd will not record this bootstrap after all; keeping the data directory');
 }
 
-async function rebuild(ctx: ActionContext, from: Upstream, wipe: boolean): Promise<void> {
+async function rebuild(ctx: ActionContext, from: Upstream, wipe: boolean): Promise<ActionOutcome> {
   await withActivity(ctx, 'creating replica', async () => {
     if (wipe) {
       await ctx.pg.stop('fast');
@@ -165,39 +164,36 @@ async function rebuild(ctx: ActionContext, from: Upstream, wipe: boolean): Promi
     }
     await ctx.pg.basebackup(from);
   });
-  ctx.setRewindFailed(false);
   await ctx.pg.configureStandby(from);
   await withActivity(ctx, 'starting', () => ctx.pg.start());
+  return { rewindFailed: false };
 }
 
-async function rewind(ctx: ActionContext, from: Upstream, local: LocalView): Promise<void> {
+async function rewind(ctx: ActionContext, from: Upstream, local: LocalView): Promise<ActionOutcome> {
   let outcome: Awaited<ReturnType<PostgresNode['rewind']>> = 'failed';
   await withActivity(ctx, 'rewinding', async () => {
     if (local.pg.process === 'running') await ctx.pg.stop('fast');
     outcome = await ctx.pg.rewind(from);
   });
   ctx.logger.info({ action: 'rewind', outcome, leader: from.name }, `pg_rewind against ${from.name}: ${outcome}`);
-  if (outcome === 'failed') {
-    ctx.setRewindFailed(true);
-    return;
-  }
-  ctx.setRewindFailed(false);
+  if (outcome === 'failed') return { rewindFailed: true };
   await ctx.pg.configureStandby(from);
   await withActivity(ctx, 'starting', () => ctx.pg.start());
+  return { rewindFailed: false };
 }
 
-async function race(ctx: ActionContext, cluster: ClusterView, decidedAt: number | null, local: LocalView): Promise<void> {
+async function race(ctx: ActionContext, cluster: ClusterView, decidedAt: number | null, local: LocalView): Promise<ActionOutcome> {
   if (decidedAt === null) {
     ctx.logger.warn({ action: 'race' }, 'no cluster view read from etcd in this cycle; not racing');
-    return;
+    return NO_OUTCOME;
   }
   const { decision, peers } = await runRace(ctx.race, cluster, local, ctx.settings(), ctx.peerTimeoutMs());
   ctx.logger.info({ action: decision.action.kind, reason: decision.reason, rule: decision.rule, peers }, decision.reason);
-  if (decision.action.kind !== 'acquire_leader') return;
+  if (decision.action.kind !== 'acquire_leader') return NO_OUTCOME;
   // Fresh lease first, so our deadline as the new primary starts now, not at the last renewal.
   if (!(await ctx.lease.renewNow())) {
     ctx.logger.warn({ action: 'race' }, 'lease renewal failed right before the race; not racing');
-    return;
+    return NO_OUTCOME;
   }
   // Rule 4 was judged on the view of revision `decidedAt`. Asking peers, renewing, a slow etcd or
   // a paused process may have let another member promote (and die) since: the key is taken only
@@ -206,16 +202,15 @@ async function race(ctx: ActionContext, cluster: ClusterView, decidedAt: number 
   if (!(await ctx.dcs.acquireLeader({ decidedAtRevision: decidedAt, onViewChanged: (c) => { changed = c; } }))) {
     if (changed.length === 0) {
       ctx.logger.info({ action: 'race' }, 'lost the race for the leader key');
-      return;
+      return NO_OUTCOME;
     }
     const what = changed.map((c) => `${c.key} modified at revision ${c.modRevision}`).join(', ');
     ctx.logger.info({ action: 'race', decided_at_revision: decidedAt, changed },
       `the cluster changed since I decided (${what} > ${decidedAt}); deciding again`);
-    ctx.wakeUp('the cluster changed since the race was decided');
-    return;
+    return { wakeUp: 'the cluster changed since the race was decided' };
   }
   ctx.logger.info({ action: 'acquire_leader' }, 'won the race for the leader key');
-  ctx.setHoldsKey(true);
+  ctx.progress({ kind: 'holds-key', held: true });
   if (local.pg.role === 'primary') {
     ctx.lease.arm(true);
     return publishLeaderState(ctx, cluster, local);
@@ -223,34 +218,35 @@ async function race(ctx: ActionContext, cluster: ClusterView, decidedAt: number 
   return promote(ctx, cluster, local, decision.reason);
 }
 
-async function promote(ctx: ActionContext, cluster: ClusterView | null, local: LocalView, reason: string): Promise<void> {
+async function promote(ctx: ActionContext, cluster: ClusterView | null, local: LocalView, reason: string): Promise<ActionOutcome> {
   const before = local.pg.timeline ?? 0;
   const at = local.pg.replayedLsn ?? local.pg.receivedLsn ?? 0;
   const started = ctx.clock.now();
   if (!(await claimSyncBeforePromote(ctx, cluster))) {
     // Our view of `sync` was stale: do not sit on the key (the next cycle decides afresh).
     await ctx.dcs.releaseLeader();
-    ctx.setHoldsKey(false);
-    return;
+    ctx.progress({ kind: 'holds-key', held: false });
+    return NO_OUTCOME;
   }
   // Rule 2 at the moment of acting: never become writable past our lease deadline, and arm the
   // fence timer before PostgreSQL can accept a write.
   if (!mayServeAsPrimary(ctx)) {
     ctx.logger.warn({ action: 'promote' }, 'lease deadline passed before promoting; not promoting');
-    return;
+    return NO_OUTCOME;
   }
   ctx.lease.arm(true);
   await ctx.pg.promote();
   ctx.lease.arm(true);
   const after = await ctx.pg.probe();
   // Health answers say "primary" at once; status, slots and history follow.
-  ctx.publishPg(after);
+  ctx.progress({ kind: 'pg', pg: after });
   ctx.logger.info({ action: 'promote', timeline: after.timeline, took_ms: Math.round(ctx.clock.now() - started) }, 'promoted PostgreSQL to primary');
-  await publishLeaderState(ctx, cluster, { ...local, pg: after });
+  const published = await publishLeaderState(ctx, cluster, { ...local, pg: after });
   await ctx.dcs.appendHistory({
     timeline: before, lsn: at, reason, timestamp: new Date(ctx.clock.wallNow()).toISOString(), newLeader: ctx.name,
   }).catch((err: unknown) => ctx.logger.warn({ err: String(err) }, 'could not append to history'));
   if (cluster?.failover) await ctx.dcs.setFailover(null).catch(() => undefined);
+  return published;
 }
 
 /**
@@ -271,23 +267,26 @@ function slotsToKeep(ctx: ActionContext, cluster: ClusterView): string[] {
 }
 
 /** The leader's per-cycle duties: publish its position, keep one slot per member. */
-async function publishLeaderState(ctx: ActionContext, cluster: ClusterView | null, local: LocalView): Promise<void> {
+async function publishLeaderState(ctx: ActionContext, cluster: ClusterView | null, local: LocalView): Promise<ActionOutcome> {
   const pg = local.pg;
+  let lastStatus: LeaderStatus | undefined;
+  let sync: SyncOutcome | undefined;
   // A leader whose lease deadline passed (paused, slow) may have been replaced: it must not
   // overwrite the new leader's position, which eligibility is judged against.
   if (pg.walLsn !== null && pg.timeline !== null && mayServeAsPrimary(ctx)) {
     const next = { optime: pg.walLsn, timeline: pg.timeline };
-    const last = ctx.lastStatus;
+    const last = ctx.lastStatus();
     if (!last || last.optime !== next.optime || last.timeline !== next.timeline) {
-      if (await ctx.dcs.writeStatus(next)) ctx.lastStatus = next;
+      if (await ctx.dcs.writeStatus(next)) lastStatus = next;
       else ctx.logger.warn({ action: 'publish_status' }, 'the leader key is not mine on my lease: not publishing my position');
     }
   }
   if (cluster && (ctx.dynamic().synchronous_mode || cluster.sync?.leader === ctx.name)) {
-    ctx.onSync(await manageSync(ctx, cluster));
+    sync = await manageSync(ctx, cluster);
   }
   if (ctx.useSlots() && cluster) {
     await ctx.pg.syncSlots(slotsToKeep(ctx, cluster)).catch((err: unknown) =>
       ctx.logger.warn({ err: String(err) }, 'could not synchronise replication slots'));
   }
+  return { ...(lastStatus ? { lastStatus } : {}), ...(sync ? { sync } : {}) };
 }

@@ -1,7 +1,7 @@
 // The HA loop: observe (etcd + PostgreSQL) → decide (pure core) → act → publish. One cycle every
 // loop_wait, or at once when etcd reports a change (leader key deleted/expired) or the
 // postmaster dies, so replicas react within milliseconds rather than at the next tick.
-import type { ClusterView, Decision, HaSettings, LocalView, PgState, PgView } from '../core/types.js';
+import type { ClusterView, Decision, HaSettings, LeaderStatus, LocalView, PgState, PgView } from '../core/types.js';
 import type { DynamicConfig } from '../config/types.js';
 import { decide } from '../core/decide.js';
 import type { Clock } from '../clock.js';
@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { ClusterSnapshot, Dcs, LoopMetrics, PostgresNode } from '../ports/ports.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { execute } from './actions.js';
-import { newSyncBarrier, type ActionContext } from './action-context.js';
+import { newSyncBarrier, type ActionContext, type ActionOutcome, type Progress } from './action-context.js';
 import type { RaceDeps } from './race-runner.js';
 import { memberRecord, pgStateOf, type Identity } from './member-record.js';
 import type { NodeStateStore } from './node-state.js';
@@ -50,6 +50,8 @@ export class HaLoop {
   #notStreamingSince: number | null = null;
   #rewindFailed = false;
   #cleanHandover = false;
+  /** The last `status` this agent published as leader (written only when it changes). */
+  #lastStatus: LeaderStatus | null = null;
   /** False from the start of a planned handover until PostgreSQL runs again. */
   #serving = true;
   #activity: PgState | null = null;
@@ -90,27 +92,11 @@ export class HaLoop {
       bootstrapConfig: deps.bootstrapConfig,
       useSlots: () => this.#dynamic.use_slots,
       dynamic: () => this.#dynamic,
-      onSync: (o) => { this.deps.store.update({ syncState: o.plan.state, syncStandbys: o.published }); },
       settings: () => this.#settings,
       peerTimeoutMs: () => Math.min(1000, this.#settings.retryTimeoutMs),
-      setActivity: (s) => { this.#activity = s; this.#publish(null); },
-      setRewindFailed: (f) => { this.#rewindFailed = f; },
-      setCleanHandover: (c) => { this.#cleanHandover = c; },
-      wakeUp: (why) => this.wakeUp(why),
-      publishPg: (pg) => {
-        this.#track(pg);
-        this.#publish(null, pg);
-      },
-      setServing: (on) => {
-        this.#serving = on;
-        if (!on) deps.store.update({ leaseDeadline: null });
-      },
+      progress: (p) => this.#applyProgress(p),
       holdsKey: () => this.#holdsKey,
-      setHoldsKey: (h) => {
-        this.#holdsKey = h;
-        if (h && this.#cluster) this.#cluster = { ...this.#cluster, leader: deps.identity.name };
-      },
-      lastStatus: null,
+      lastStatus: () => this.#lastStatus,
       membersSeen: new Map(),
       syncBarrier: newSyncBarrier(),
     };
@@ -193,7 +179,7 @@ export class HaLoop {
     const leader = cluster?.leader;
     if (!cluster || !leader || leader === this.deps.identity.name) throw new Error('no other leader to rebuild from');
     const local = await this.#localView(await this.deps.pg.probe());
-    await execute(this.#actx, { action: { kind: 'rebuild', leader }, reason: 'reinitialize requested', rule: 'operator.reinitialize' }, cluster, null, local);
+    this.#fold(await execute(this.#actx, { action: { kind: 'rebuild', leader }, reason: 'reinitialize requested', rule: 'operator.reinitialize' }, cluster, null, local));
   }
 
   /**
@@ -241,7 +227,7 @@ export class HaLoop {
     // the member key, and a standby cannot finish starting without it.
     if (LONG_ACTIONS.has(decision.action.kind)) await this.#touchMember(pg);
     try {
-      await execute(this.#actx, decision, this.#cluster, snapshot?.revision ?? null, local);
+      this.#fold(await execute(this.#actx, decision, this.#cluster, snapshot?.revision ?? null, local));
     } finally {
       const after = decision.action.kind === 'none' || decision.action.kind === 'wait' ? pg : await this.deps.pg.probe();
       this.#track(after);
@@ -355,6 +341,37 @@ export class HaLoop {
     const record = memberRecord(this.deps.identity, pg, pgStateOf(pg, this.#activity));
     await this.deps.dcs.touchMember(record).catch((err: unknown) =>
       this.deps.logger.warn({ err: String(err) }, 'could not publish my member key'));
+  }
+
+  /** What an action reports while it runs, applied at once. */
+  #applyProgress(p: Progress): void {
+    switch (p.kind) {
+      case 'activity':
+        this.#activity = p.state;
+        this.#publish(null);
+        return;
+      case 'pg':
+        this.#track(p.pg);
+        this.#publish(null, p.pg);
+        return;
+      case 'serving':
+        this.#serving = p.serving;
+        if (!p.serving) this.deps.store.update({ leaseDeadline: null });
+        return;
+      case 'holds-key':
+        this.#holdsKey = p.held;
+        if (p.held && this.#cluster) this.#cluster = { ...this.#cluster, leader: this.deps.identity.name };
+        return;
+    }
+  }
+
+  /** What a finished action leaves behind, folded into the loop's state. */
+  #fold(o: ActionOutcome): void {
+    if (o.rewindFailed !== undefined) this.#rewindFailed = o.rewindFailed;
+    if (o.cleanHandover !== undefined) this.#cleanHandover = o.cleanHandover;
+    if (o.lastStatus) this.#lastStatus = o.lastStatus;
+    if (o.sync) this.deps.store.update({ syncState: o.sync.plan.state, syncStandbys: o.sync.published });
+    if (o.wakeUp) this.wakeUp(o.wakeUp);
   }
 
   async #fence(reason: string): Promise<void> {

@@ -34,7 +34,7 @@ export async function handOver(
     return 'candidate_lags';
   }
   const started = ctx.clock.now();
-  ctx.setServing(false);
+  ctx.progress({ kind: 'serving', serving: false });
   await ctx.pg.checkpoint();
   await ctx.pg.stop('fast');
   const stopped = await ctx.pg.probe();
@@ -58,7 +58,7 @@ export async function handOver(
     ctx.lease.arm(true);
     await ctx.pg.configurePrimary();
     await ctx.pg.start();
-    ctx.setServing(true);
+    ctx.progress({ kind: 'serving', serving: true });
     return 'not_confirmed';
   }
   if (!mayServeAsPrimary(ctx)) {
@@ -67,7 +67,6 @@ export async function handOver(
     log.error({ checkpoint, candidate_wal: seen }, `${candidate} confirmed our shutdown checkpoint, but the leader key is no longer mine within my lease; not handing over`);
     return 'not_confirmed';
   }
-  ctx.setCleanHandover(true);
   await ctx.dcs.setFailover({ candidate });
   const released = await ctx.dcs.releaseLeader();
   ctx.lease.arm(false);

@@ -50,9 +50,8 @@ async function failedBootstrap(reread: InitializeState | Error, afterAbandon: In
   const ctx: ActionContext = {
     name: 'b', dcs, pg, lease, clock: { ...systemClock, now: () => 1000, wallNow: () => 1000 }, logger: createLogger({ level: 'silent', format: 'json' }),
     race: {} as never, bootstrapConfig: DEFAULT_DYNAMIC_CONFIG, useSlots: () => true, dynamic: () => DEFAULT_DYNAMIC_CONFIG,
-    onSync: () => undefined, settings: () => settings, peerTimeoutMs: () => 1000, setActivity: () => undefined,
-    setRewindFailed: () => undefined, setCleanHandover: () => undefined, setHoldsKey: () => undefined, setServing: () => undefined,
-    publishPg: () => undefined, holdsKey: () => true, wakeUp: () => undefined, lastStatus: null, membersSeen: new Map(), syncBarrier: newSyncBarrier(),
+    settings: () => settings, peerTimeoutMs: () => 1000, progress: () => undefined,
+    holdsKey: () => true, lastStatus: () => null, membersSeen: new Map(), syncBarrier: newSyncBarrier(),
   };
   const decision = { action: { kind: 'initialize_cluster' as const }, reason: 'test', rule: 'bootstrap.race' };
   await expect(execute(ctx, decision, cluster({ initialize: { state: 'absent' }, leader: null }), 1, local(pgStoppedEmpty))).rejects.toBe(LATE);
