@@ -5,6 +5,7 @@ import type { Action, ActionKind } from './types.js';
 import { eligibleReplicas, isEligible, neverPromote, selfAsCandidate } from './eligibility.js';
 import { asksMeToHandOver, notYetDue, switchoverTarget } from './switchover.js';
 import { syncBarsPromotion } from './sync.js';
+import { invalidLeaderGraceMs, invalidLeaderKey } from './leader-key.js';
 import {
   type Situation, iLead, keyNamesMe, lastRanAsPrimary, leaderRunning, leaseValid, member, msLeft,
   otherLeader, pgDown, pgPrimary, pgReplica, seconds,
@@ -58,6 +59,8 @@ const selfEligibility = (s: Situation) =>
 const failover = (s: Situation) => s.cluster?.failover ?? null;
 const target = (s: Situation) => switchoverTarget(s.cluster!, s.local.name, s.settings);
 const paused = (s: Situation): boolean => s.cluster?.paused === true;
+const invalidFor = (s: Situation): number =>
+  s.local.invalidLeaderSince == null ? 0 : s.local.now - s.local.invalidLeaderSince;
 const leaderTimeline = (s: Situation): number | null =>
   s.cluster?.status?.timeline ?? member(s, otherLeader(s))?.timeline ?? null;
 
@@ -175,10 +178,45 @@ export const RULES: readonly Rule[] = [
     reason: (s) => `data directory is empty; creating a replica from leader ${leaderName(s)}`,
     build: (s) => ({ kind: 'clone_from_leader', leader: leaderName(s) }),
   },
-  // --- the leader key still names me from a previous run ------------------------------------------
+  // --- a leader key no member can own (malformed, on no lease, naming no member) ---------------
+  {
+    id: 'leader.invalid-primary',
+    when: 'the leader key holds a value no member can own and I run a primary',
+    action: 'fence',
+    applies: (s) => invalidLeaderKey(s.cluster) !== null && pgPrimary(s) && !paused(s),
+    reason: (s) => `${invalidLeaderKey(s.cluster)}; it is not my key on my lease: stop accepting writes (rule 1)`,
+  },
+  {
+    id: 'leader.invalid-delete',
+    when: 'the leader key has held a value no member can own, unchanged, for ttl + loop_wait',
+    action: 'delete_invalid_leader',
+    applies: (s) => invalidLeaderKey(s.cluster) !== null && invalidFor(s) >= invalidLeaderGraceMs(s.settings),
+    reason: (s) => `${invalidLeaderKey(s.cluster)}, unchanged for ${seconds(invalidFor(s))}: deleting it (compare on its revision) so the normal race can run`,
+    build: (s) => ({ kind: 'delete_invalid_leader', revision: s.cluster!.leaderKey!.revision }),
+  },
+  {
+    id: 'leader.invalid-wait',
+    when: 'the leader key holds a value no member can own, for less than ttl + loop_wait',
+    action: 'wait',
+    applies: (s) => invalidLeaderKey(s.cluster) !== null,
+    reason: (s) => `${invalidLeaderKey(s.cluster)}: not racing; deleting it if it stays so for ${seconds(invalidLeaderGraceMs(s.settings))}`,
+  },
+  // --- the leader key names me but is not on my lease -----------------------------------------
+  {
+    // Only a primary's data may take back a key that names it: the key of our previous run (it
+    // never lapsed) while PostgreSQL runs as primary or its data last ran as one. A replica never
+    // promotes on a key it did not take on its own lease through the race (issue 11, item 4): such
+    // a value (written by hand or by a bug, or ours from a run that died before promoting) is
+    // foreign; it expires with its lease, or is deleted as invalid.
+    id: 'leader.not-taken-by-me',
+    when: 'the leader key names me but is not on my lease, and my data is a standby\'s (running as replica, or last ran as one)',
+    action: 'wait',
+    applies: (s) => keyNamesMe(s) && !s.local.holdsLeaderKey && (pgReplica(s) || (pgDown(s) && !lastRanAsPrimary(s))),
+    reason: () => 'the leader key names me but I did not take it on my lease, and my data is a standby\'s: not promoting on it (it expires with its lease)',
+  },
   {
     id: 'leader.reclaim-own-key',
-    when: 'the leader key still names me but is bound to a lease of my previous run',
+    when: 'the leader key still names me but is bound to a lease of my previous run; I run or last ran a primary',
     action: 'acquire_leader',
     applies: (s) => keyNamesMe(s) && !s.local.holdsLeaderKey,
     reason: () => 'leader key still names me from a previous run (it never lapsed); binding it to my lease',
@@ -223,19 +261,23 @@ export const RULES: readonly Rule[] = [
     },
   },
   {
+    // A request naming no leader: a clean handover (the old leader named us as it released the
+    // key, after we confirmed its shutdown checkpoint) or an operator's manual failover. A
+    // switchover request addressed to a leader that is gone ({leader, candidate}) is obsolete:
+    // it does not exempt anyone from the eligibility checks of the normal race.
     id: 'failover.candidate',
-    when: 'no leader; the failover key names me as candidate and I run a replica',
+    when: 'no leader; the failover key names me as candidate, and no leader (a handover or a manual failover); I run a replica',
     action: 'race',
-    applies: (s) => s.cluster!.leader === null && failover(s)?.candidate === s.local.name && pgReplica(s),
+    applies: (s) => s.cluster!.leader === null && failover(s)?.candidate === s.local.name && failover(s)?.leader === undefined && pgReplica(s),
     reason: () => 'no leader and the failover key names me: taking over (only a live primary stops me)',
   },
   {
     id: 'failover.wait-for-candidate',
-    when: 'no leader; the failover key names another candidate that runs',
+    when: 'no leader; the failover key names another candidate that runs, and no leader',
     action: 'wait',
     applies: (s) => {
       const c = failover(s)?.candidate;
-      return s.cluster!.leader === null && c !== undefined && c !== s.local.name && member(s, c)?.state === 'running';
+      return s.cluster!.leader === null && c !== undefined && c !== s.local.name && failover(s)?.leader === undefined && member(s, c)?.state === 'running';
     },
     reason: (s) => `no leader; waiting for the requested candidate ${failover(s)?.candidate} to take over`,
   },

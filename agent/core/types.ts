@@ -72,10 +72,20 @@ export interface HistoryRow {
 }
 
 /** The cluster as read from the DCS in one consistent range read. */
+/** The `leader` key as etcd holds it, whatever its value (for judging a value nobody can own). */
+export interface LeaderKeyInfo {
+  /** Its mod_revision: a delete compares it, so only the value judged is removed. */
+  readonly revision: number;
+  /** It is bound to a lease (one without a lease never expires). */
+  readonly onLease: boolean;
+}
+
 export interface ClusterView {
   readonly initialize: InitializeState;
-  /** Name in the `leader` key, or null when no one holds it. */
+  /** Name in the `leader` key, or null when no one holds it (or its value is malformed). */
   readonly leader: string | null;
+  /** The `leader` key itself, also when its value is malformed; null when absent; not given: unknown. */
+  readonly leaderKey?: LeaderKeyInfo | null;
   readonly members: readonly MemberRecord[];
   readonly status: LeaderStatus | null;
   readonly failover: FailoverRequest | null;
@@ -173,6 +183,11 @@ export interface LocalView {
   readonly cleanHandover: boolean;
   /** Wall-clock epoch ms, only for comparing with scheduled times people wrote (ISO-8601). */
   readonly wallNow: number;
+  /**
+   * Monotonic instant since which the `leader` key (at its current revision) has held a value no
+   * member can own (invalidLeaderKey), or null. Absent: never seen.
+   */
+  readonly invalidLeaderSince?: number | null;
   /** The last rewind attempt failed (a rebuild may follow if allowed). */
   readonly rewindFailed: boolean;
 }
@@ -208,6 +223,8 @@ export type Action =
   | { readonly kind: 'rewind'; readonly leader: string }
   | { readonly kind: 'rebuild'; readonly leader: string }
   | { readonly kind: 'release_leader' }
+  /** Delete the `leader` key only if it is still at this mod_revision (a value nobody can own). */
+  | { readonly kind: 'delete_invalid_leader'; readonly revision: number }
   | { readonly kind: 'switchover'; readonly candidate: string }
   | { readonly kind: 'clear_failover' }
   | { readonly kind: 'refuse_start' };

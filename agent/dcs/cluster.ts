@@ -30,6 +30,7 @@ export function decodeCluster(kvs: readonly IKeyValue[], revision: number, r: Re
   };
 
   let leader: string | null = null;
+  let leaderKey: ClusterView['leaderKey'] = null;
   let leaderIsOurs = false;
   let initialize: InitializeState = { state: 'absent' };
   let initializeIsOurs = false;
@@ -56,6 +57,7 @@ export function decodeCluster(kvs: readonly IKeyValue[], revision: number, r: Re
     switch (key) {
       case KEY.leader:
         leader = take(key, raw, decodeLeader(raw));
+        leaderKey = { revision: Number(kv.mod_revision), onLease: kv.lease !== '0' && kv.lease !== '' };
         leaderIsOurs = leader === r.name && r.leaseId !== null && kv.lease === r.leaseId;
         break;
       case KEY.initialize:
@@ -89,7 +91,7 @@ export function decodeCluster(kvs: readonly IKeyValue[], revision: number, r: Re
   members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
   return {
-    view: { initialize, leader, members, status, failover, sync, history, paused: config?.pause === true },
+    view: { initialize, leader, leaderKey, members, status, failover, sync, history, paused: config?.pause === true },
     config,
     configRevision,
     revision: Number(revision),

@@ -188,6 +188,15 @@ export class EtcdDcs implements Dcs {
     return res.succeeded;
   }
 
+  async deleteLeaderAt(revision: number): Promise<boolean> {
+    const key = this.#keys.key(KEY.leader);
+    const res = await this.#txn('delete invalid leader', {
+      compare: [revisionIs(key, revision)],
+      success: [{ request_delete_range: { key } }],
+    }, { idempotent: true });
+    return res.succeeded;
+  }
+
   async touchMember(member: MemberRecord): Promise<void> {
     if (member.name !== this.#name) {
       throw new DcsError('rejected', `touchMember: record is for ${JSON.stringify(member.name)}, this agent is ${JSON.stringify(this.#name)}`);

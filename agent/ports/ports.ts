@@ -61,6 +61,11 @@ export interface Dcs {
   acquireLeader(opts?: AcquireLeaderOptions): Promise<boolean>;
   /** Delete `leader` only if its value is our name. Resolves true if it was deleted. */
   releaseLeader(): Promise<boolean>;
+  /**
+   * Delete `leader` only if it is still at mod_revision `revision` (a value no member can own,
+   * judged at that revision). Resolves true if it was deleted.
+   */
+  deleteLeaderAt(revision: number): Promise<boolean>;
   /** Put `members/<name>` on our lease. */
   touchMember(member: MemberRecord): Promise<void>;
   /**

@@ -72,6 +72,13 @@ export async function execute(
     case 'release_leader':
       await ctx.dcs.releaseLeader();
       return NO_OUTCOME;
+    case 'delete_invalid_leader': {
+      const deleted = await ctx.dcs.deleteLeaderAt(a.revision);
+      ctx.logger.warn({ action: 'delete_invalid_leader', revision: a.revision, deleted }, deleted
+        ? 'deleted the leader key nobody could own'
+        : 'the leader key changed since it was judged; not deleted');
+      return { wakeUp: 'the leader key was judged invalid' };
+    }
     case 'switchover': {
       const outcome = await handOver(ctx, cluster!, local, a.candidate, ctx.settings());
       if (outcome !== 'handed_over') await ctx.dcs.setFailover(null);

@@ -16,6 +16,7 @@ import type { NodeStateStore } from './node-state.js';
 import { FatalAgentError } from './errors.js';
 import { handOver, type HandoverOutcome } from './handover.js';
 import { switchoverTarget } from '../core/switchover.js';
+import { invalidLeaderGraceMs, invalidLeaderKey } from '../core/leader-key.js';
 
 export interface HaLoopDeps {
   readonly identity: Identity;
@@ -257,6 +258,7 @@ export class HaLoop {
       pgDownSince: this.#pgDownSince,
       notStreamingSince: this.#notStreamingSince,
       rewindFailed: this.#rewindFailed,
+      invalidLeaderSince: this.#invalidLeader?.since ?? null,
       cleanHandover: this.#cleanHandover,
       wallNow: clock.wallNow(),
     };
@@ -269,6 +271,7 @@ export class HaLoop {
       for (const m of snap.view.members) this.#actx.membersSeen.set(m.name, this.deps.clock.now());
       this.deps.metrics?.observeLeader(snap.view.leader);
       this.#holdsKey = snap.leaderIsOurs;
+      this.#trackInvalidLeader(snap.view);
       this.#holdsInitializeClaim = snap.initializeIsOurs;
       this.#dcsLastSeen = this.deps.clock.wallNow() / 1000;
       this.#clusterReadAt = this.deps.clock.now();
@@ -285,6 +288,22 @@ export class HaLoop {
 
   #dcsLastSeen: number | null = null;
   #clusterReadAt: number | null = null;
+
+  /** Since when the leader key, at its current revision, has held a value no member can own. */
+  #trackInvalidLeader(view: ClusterView): void {
+    const why = invalidLeaderKey(view);
+    const revision = view.leaderKey?.revision ?? null;
+    if (why === null || revision === null) {
+      this.#invalidLeader = null;
+      return;
+    }
+    if (this.#invalidLeader?.revision === revision) return;
+    this.#invalidLeader = { revision, since: this.deps.clock.now() };
+    // One clear line per value (not one per cycle, and no stack).
+    this.deps.logger.warn({ revision, reason: why }, `${why}; deleting it if it stays so for ${invalidLeaderGraceMs(this.#settings) / 1000} s`);
+  }
+
+  #invalidLeader: { revision: number; since: number } | null = null;
 
   #track(pg: PgView): void {
     const now = this.deps.clock.now();

@@ -5,7 +5,7 @@
 // requests get no answer and no lease expires; when it recovers every lease gets a full TTL again
 // (etcd's lessor does this on leader promotion), so nothing expires because of the outage itself.
 import type {
-  ClusterView, FailoverRequest, HistoryRow, InitializeState, LeaderStatus, MemberRecord, SyncState,
+  ClusterView, FailoverRequest, HistoryRow, InitializeState, LeaderKeyInfo, LeaderStatus, MemberRecord, SyncState,
 } from '../../agent/core/types.js';
 import type { DynamicConfig } from '../../agent/config/types.js';
 import type { HostClock, Scheduler } from './clock.js';
@@ -243,6 +243,7 @@ export function decodeCluster(kvs: readonly KeyValue[], revision: number): Snaps
   let initialize: InitializeState = { state: 'absent' };
   let leader: string | null = null;
   let leaderLease: number | null = null;
+  let leaderKey: LeaderKeyInfo | null = null;
   let initializeLease: number | null = null;
   const members: MemberRecord[] = [];
   let status: LeaderStatus | null = null;
@@ -257,8 +258,9 @@ export function decodeCluster(kvs: readonly KeyValue[], revision: number): Snaps
       initialize = v === '' ? { state: 'bootstrapping' } : typeof v === 'string' && /^[0-9]{1,20}$/.test(v) ? { state: 'done', systemId: v } : { state: 'malformed' };
       initializeLease = kv.lease;
     } else if (kv.key === KEY.leader) {
-      leader = kv.value as string;
+      leader = typeof kv.value === 'string' && kv.value !== '' ? kv.value : null;
       leaderLease = kv.lease;
+      leaderKey = { revision: kv.modRev, onLease: kv.lease !== null };
     } else if (kv.key.startsWith('members/')) {
       members.push(kv.value as MemberRecord);
     } else if (kv.key === KEY.status) {
@@ -275,7 +277,7 @@ export function decodeCluster(kvs: readonly KeyValue[], revision: number): Snaps
     }
   }
   return {
-    view: { initialize, leader, members, status, failover, sync, history, paused: false },
+    view: { initialize, leader, leaderKey, members, status, failover, sync, history, paused: false },
     revision,
     config,
     configRevision,

@@ -317,7 +317,9 @@ export class World {
       // Bootstrap starts PostgreSQL before taking the key, by design: the `initialize` claim is the
       // lock then (actions.ts initializeCluster). Only a fresh root timeline qualifies.
       const bootstrapping = this.etcd.get(KEY.initialize)?.value === '' && n.pg.data?.branch.parent === null;
-      if (leader && leader.value !== n.name && !bootstrapping) {
+      // A value written on no lease was not taken through the race: not another leader (the
+      // primary fences on it as on any key that is not its own, see leader.invalid-primary).
+      if (leader && leader.lease !== null && leader.value !== n.name && !bootstrapping) {
         this.#violate('writable-while-other-leads', `${n.name} accepts writes while the leader key names ${String(leader.value)} (rule 1)`);
       }
     }
@@ -415,7 +417,8 @@ export class World {
   #resolveFault(f: Fault): Fault {
     switch (f.kind) {
       case 'etcd-outage':
-      case 'set-timings': return f;
+      case 'set-timings':
+      case 'stray-leader': return f;
       case 'switchover': return f.candidate === null ? f : { ...f, candidate: this.resolve(f.candidate) };
       case 'partition-pair':
       case 'slow-link': return { ...f, a: this.resolve(f.a), b: f.b === 'etcd' ? f.b : this.resolve(f.b) };
@@ -500,6 +503,12 @@ export class World {
         const leader = this.etcd.get(KEY.leader)?.value;
         if (!this.etcd.available || typeof leader !== 'string' || f.candidate === leader) return;
         this.etcd.put(KEY.failover, f.candidate === null ? { leader } : { leader, candidate: f.candidate });
+        return;
+      }
+      case 'stray-leader': {
+        if (!this.etcd.available) return;
+        const value = f.value === 'replica' ? this.resolve('@replica') : f.value === 'malformed' ? '' : 'ghost';
+        this.etcd.put(KEY.leader, value, null);
         return;
       }
       case 'sigterm': {

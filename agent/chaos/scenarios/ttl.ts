@@ -73,36 +73,35 @@ async function partitionPrimaryFromEtcd(ctx: ScenarioContext, ttl: number, holde
   });
 }
 
+/** Run `work`, then set ttl back to the default whatever happened. */
+async function thenRestoreTtl<T>(ctx: ScenarioContext, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } finally {
+    await editTtl(ctx, DEFAULT_TTL_S).catch((err: unknown) => ctx.step(`could not set ttl back: ${String(err)}`));
+  }
+}
+
 export const ttlRaisedPartitionEtcd: Scenario = {
   name: 'ttl-raised-partition-etcd',
   description: 'ctl edit-config raises ttl 3 → 10 s at runtime; the primary is then cut off from etcd: it must stop writing before etcd expires its key',
   netns: true,
-  async run(ctx) {
-    try {
-      await editTtl(ctx, 10);
-      const holder = await waitLeaseTtl(ctx, 10);
-      const next = await partitionPrimaryFromEtcd(ctx, 10, holder);
-      return { notes: [`ttl 10 s: new primary ${next ?? 'none'}`] };
-    } finally {
-      await editTtl(ctx, DEFAULT_TTL_S).catch((err: unknown) => ctx.step(`could not set ttl back: ${String(err)}`));
-    }
-  },
+  run: (ctx) => thenRestoreTtl(ctx, async () => {
+    await editTtl(ctx, 10);
+    const next = await partitionPrimaryFromEtcd(ctx, 10, await waitLeaseTtl(ctx, 10));
+    return { notes: [`ttl 10 s: new primary ${next ?? 'none'}`] };
+  }),
 };
 
 export const ttlLoweredPartitionEtcd: Scenario = {
   name: 'ttl-lowered-partition-etcd',
   description: 'ctl edit-config raises ttl to 10 s, then lowers it back to 3 s at runtime; the primary is then cut off from etcd: it must stop writing before etcd expires its key',
   netns: true,
-  async run(ctx) {
-    try {
-      await editTtl(ctx, 10);
-      await waitLeaseTtl(ctx, 10);
-      await editTtl(ctx, 3);
-      const holder = await waitLeaseTtl(ctx, 3);
-      const next = await partitionPrimaryFromEtcd(ctx, 3, holder);
-      return { notes: [`ttl 3 s after 10 s: new primary ${next ?? 'none'}`] };
-    } finally {
-      await editTtl(ctx, DEFAULT_TTL_S).catch((err: unknown) => ctx.step(`could not set ttl back: ${String(err)}`));
-    }
-  },
+  run: (ctx) => thenRestoreTtl(ctx, async () => {
+    await editTtl(ctx, 10);
+    await waitLeaseTtl(ctx, 10);
+    await editTtl(ctx, 3);
+    const next = await partitionPrimaryFromEtcd(ctx, 3, await waitLeaseTtl(ctx, 3));
+    return { notes: [`ttl 3 s after 10 s: new primary ${next ?? 'none'}`] };
+  }),
 };

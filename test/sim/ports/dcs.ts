@@ -175,6 +175,10 @@ export class SimDcs implements Dcs {
     return this.#call('release leader', (e) => e.txn(() => (e.get(KEY.leader)?.value === name ? e.del(KEY.leader) : false)));
   }
 
+  deleteLeaderAt(revision: number): Promise<boolean> {
+    return this.#call('delete invalid leader', (e) => e.txn(() => (e.get(KEY.leader)?.modRev === revision ? e.del(KEY.leader) : false)));
+  }
+
   async touchMember(member: MemberRecord): Promise<void> {
     const lease = this.#requireLease();
     await this.#leased(lease, this.#call('touch member', (e) => {
