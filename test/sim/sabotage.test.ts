@@ -88,6 +88,6 @@ describe('the simulation catches a broken runtime', () => {
 
 describe('the simulation catches a broken PostgreSQL model', () => {
   it('a primary that acknowledges without its synchronous standby is caught losing acknowledged writes', async () => {
-    expect(sum(await caught({ synchronousMode: true, sabotage: ['ack-without-standby'] }), 'lost-acked-write')).toBeGreaterThan(0);
+    expect(sum(await caught({ synchronousMode: true, sabotage: ['ack-without-standby'] }, 60), 'lost-acked-write')).toBeGreaterThan(0);
   });
 });

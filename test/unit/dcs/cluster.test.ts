@@ -66,11 +66,23 @@ describe('decodeCluster', () => {
     expect(decodeCluster([kv('leader', value, { lease: keyLease })], 1, r).leaderIsOurs).toBe(expected);
   });
 
+  test('the leader key is described even when its value is malformed (issue 11, item 6)', () => {
+    const { r } = reader();
+    const kv = (value: string, lease: string) => ({
+      key: Buffer.from(`${r.keys.prefix}leader`), value: Buffer.from(value), lease, mod_revision: '41', create_revision: '40', version: '1',
+    }) as never;
+    expect(decodeCluster([kv('b', '77')], 42, r).view.leaderKey).toEqual({ revision: 41, onLease: true });
+    expect(decodeCluster([kv('b', '0')], 42, r).view.leaderKey).toEqual({ revision: 41, onLease: false });
+    const bad = decodeCluster([kv('', '0')], 42, r).view;
+    expect(bad.leader).toBeNull();
+    expect(bad.leaderKey).toEqual({ revision: 41, onLease: false });
+  });
+
   test('empty cluster', () => {
     const { r } = reader();
     const snap = decodeCluster([], 1, r);
     expect(snap).toEqual({
-      view: { initialize: { state: 'absent' }, leader: null, members: [], status: null, failover: null, sync: null, history: [], paused: false },
+      view: { initialize: { state: 'absent' }, leader: null, leaderKey: null, members: [], status: null, failover: null, sync: null, history: [], paused: false },
       config: null, configRevision: 0, revision: 1, leaderIsOurs: false, initializeIsOurs: false,
     });
   });
