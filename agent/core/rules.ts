@@ -6,6 +6,7 @@ import { eligibleReplicas, isEligible, neverPromote, selfAsCandidate } from './e
 import { asksMeToHandOver, notYetDue, switchoverTarget } from './switchover.js';
 import { syncBarsPromotion } from './sync.js';
 import { invalidLeaderGraceMs, invalidLeaderKey } from './leader-key.js';
+import { recoveryMinWaitMs, recoveryWaitMs, syncBarsRecovery } from './bootstrap.js';
 import {
   type Situation, iLead, keyNamesMe, lastRanAsPrimary, leaderRunning, leaseValid, member, msLeft,
   otherLeader, pgDown, pgPrimary, pgReplica, seconds,
@@ -59,6 +60,13 @@ const selfEligibility = (s: Situation) =>
 const failover = (s: Situation) => s.cluster?.failover ?? null;
 const target = (s: Situation) => switchoverTarget(s.cluster!, s.local.name, s.settings);
 const paused = (s: Situation): boolean => s.cluster?.paused === true;
+/** Other members whose key says their PostgreSQL holds a database. */
+const othersWithData = (s: Situation): string[] =>
+  (s.cluster?.members ?? []).filter((m) => m.name !== s.local.name && m.role !== 'uninitialized').map((m) => m.name);
+/** An operator named me (manual failover): that decides a re-initialization too. */
+const operatorChoseMe = (s: Situation): boolean => s.cluster?.failover?.candidate === s.local.name && s.cluster.failover.leader === undefined;
+const absentFor = (s: Situation): number =>
+  s.local.initializeAbsentSince == null ? 0 : s.local.now - s.local.initializeAbsentSince;
 const invalidFor = (s: Situation): number =>
   s.local.invalidLeaderSince == null ? 0 : s.local.now - s.local.invalidLeaderSince;
 const leaderTimeline = (s: Situation): number | null =>
@@ -87,6 +95,29 @@ export const RULES: readonly Rule[] = [
     applies: (s) => !s.local.dcsReachable || s.cluster === null,
     reason: () => 'etcd unreachable; changing nothing until it answers',
   },
+  // --- a leader key no member can own (malformed, on no lease, naming no member) ---------------
+  {
+    id: 'leader.invalid-primary',
+    when: 'the leader key holds a value no member can own and I run a primary',
+    action: 'fence',
+    applies: (s) => invalidLeaderKey(s.cluster) !== null && pgPrimary(s) && !paused(s),
+    reason: (s) => `${invalidLeaderKey(s.cluster)}; it is not my key on my lease: stop accepting writes (rule 1)`,
+  },
+  {
+    id: 'leader.invalid-delete',
+    when: 'the leader key has held a value no member can own, unchanged, for ttl + loop_wait',
+    action: 'delete_invalid_leader',
+    applies: (s) => invalidLeaderKey(s.cluster) !== null && invalidFor(s) >= invalidLeaderGraceMs(s.settings),
+    reason: (s) => `${invalidLeaderKey(s.cluster)}, unchanged for ${seconds(invalidFor(s))}: deleting it (compare on its revision) so the normal race can run`,
+    build: (s) => ({ kind: 'delete_invalid_leader', revision: s.cluster!.leaderKey!.revision }),
+  },
+  {
+    id: 'leader.invalid-wait',
+    when: 'the leader key holds a value no member can own, for less than ttl + loop_wait',
+    action: 'wait',
+    applies: (s) => invalidLeaderKey(s.cluster) !== null,
+    reason: (s) => `${invalidLeaderKey(s.cluster)}: not racing; deleting it if it stays so for ${seconds(invalidLeaderGraceMs(s.settings))}`,
+  },
   // --- bootstrap ------------------------------------------------------------------------------
   {
     // A member that may never be promoted must not become the first primary either (Patroni's
@@ -99,13 +130,60 @@ export const RULES: readonly Rule[] = [
     reason: (s) => `cluster is not initialized, but I may never be primary (${neverPromote(s.local.tags)}): waiting for another member to bootstrap it`,
   },
   {
+    // After etcd lost its data, a member with an empty data directory (a replica being rebuilt, a
+    // new node) must not initdb a second cluster beside the members that hold the real one.
+    id: 'bootstrap.others-have-data',
+    when: 'no `initialize` key; my data directory is empty, but other members hold data (or members I saw recently are silent)',
+    action: 'wait',
+    applies: (s) => initialize(s).state === 'absent' && dataEmpty(s)
+      && (othersWithData(s).length > 0 || (s.local.silentMembers?.length ?? 0) > 0),
+    reason: (s) => `no \`initialize\` key, but ${othersWithData(s).length > 0 ? `${othersWithData(s).join(', ')} hold data` : `members I saw recently (${(s.local.silentMembers ?? []).join(', ')}) are silent`}: not bootstrapping a new cluster; one of them re-initializes it and I clone from its leader`,
+  },
+  {
     id: 'bootstrap.race',
-    when: 'no `initialize` key',
+    when: 'no `initialize` key; my data directory is empty',
+    action: 'initialize_cluster',
+    applies: (s) => initialize(s).state === 'absent' && dataEmpty(s),
+    reason: () => 'cluster is not initialized; racing to bootstrap it',
+  },
+  // --- no `initialize` key but data (etcd lost its data): re-initialize from the best data -------
+  {
+    id: 'recover.start-standby',
+    when: 'no `initialize` key; my data directory holds a database and PostgreSQL is down',
+    action: 'start_replica',
+    applies: (s) => initialize(s).state === 'absent' && pgDown(s),
+    reason: () => 'no `initialize` key (etcd lost its data?) but my data directory holds a database: starting it read-only as a standby so its position can be compared before anyone re-initializes the cluster',
+    build: () => ({ kind: 'start_replica', leader: null }),
+  },
+  {
+    id: 'recover.wait',
+    when: 'no `initialize` key; I run PostgreSQL on existing data; for less than ttl + 2 × loop_wait, or members I saw recently are silent (at most the recovery wait)',
+    action: 'wait',
+    applies: (s) => initialize(s).state === 'absent' && !operatorChoseMe(s) && (absentFor(s) < recoveryMinWaitMs(s.settings)
+      || ((s.local.silentMembers?.length ?? 0) > 0 && absentFor(s) < recoveryWaitMs(s.settings))),
+    reason: (s) => (s.local.silentMembers?.length ?? 0) > 0
+      ? `no \`initialize\` key; waiting up to ${seconds(recoveryWaitMs(s.settings))} for members I saw recently (${
+        (s.local.silentMembers ?? []).join(', ')}) before re-initializing: the most advanced data may be theirs (${seconds(absentFor(s))} so far)`
+      : `no \`initialize\` key; giving every member ${seconds(recoveryMinWaitMs(s.settings))} to publish its key before re-initializing (${seconds(absentFor(s))} so far)`,
+  },
+  {
+    // Rule 5 across a lost etcd: only a member that can tell it holds every acknowledged commit
+    // (the last `sync` it saw names it) may re-initialize a synchronous cluster on its own.
+    id: 'recover.sync-unknown',
+    when: 'no `initialize` key; synchronous mode, and the last `sync` I saw does not name me (or I never saw one); no operator named me',
+    action: 'wait',
+    applies: (s) => initialize(s).state === 'absent' && s.settings.synchronousMode && !operatorChoseMe(s) && syncBarsRecovery(s.local.name, s.local.lastKnownSync) !== null,
+    reason: (s) => `no \`initialize\` key in synchronous mode and ${syncBarsRecovery(s.local.name, s.local.lastKnownSync)}: I cannot tell that I hold every acknowledged commit; waiting for a member that can, or for an operator (pgwarden ctl failover --candidate)`,
+  },
+  {
+    // Like a failover: ask every reachable peer, stand down for any further ahead (or a live
+    // primary); the winner claims `initialize` and takes the key. Never a node provably behind
+    // another reachable one (issue 11, item 1).
+    id: 'recover.race',
+    when: 'no `initialize` key; I run PostgreSQL on existing data',
     action: 'initialize_cluster',
     applies: (s) => initialize(s).state === 'absent',
-    reason: (s) => dataEmpty(s)
-      ? 'cluster is not initialized; racing to bootstrap it'
-      : 'cluster is not initialized; racing to bootstrap it from my existing data directory',
+    reason: () => 'no `initialize` key but my data directory holds a database: racing to re-initialize the cluster from the most advanced data (asking peers first)',
   },
   {
     // The claim is bound to its maker's lease: it expires when its maker dies. But its maker must
@@ -177,29 +255,6 @@ export const RULES: readonly Rule[] = [
     applies: dataEmpty,
     reason: (s) => `data directory is empty; creating a replica from leader ${leaderName(s)}`,
     build: (s) => ({ kind: 'clone_from_leader', leader: leaderName(s) }),
-  },
-  // --- a leader key no member can own (malformed, on no lease, naming no member) ---------------
-  {
-    id: 'leader.invalid-primary',
-    when: 'the leader key holds a value no member can own and I run a primary',
-    action: 'fence',
-    applies: (s) => invalidLeaderKey(s.cluster) !== null && pgPrimary(s) && !paused(s),
-    reason: (s) => `${invalidLeaderKey(s.cluster)}; it is not my key on my lease: stop accepting writes (rule 1)`,
-  },
-  {
-    id: 'leader.invalid-delete',
-    when: 'the leader key has held a value no member can own, unchanged, for ttl + loop_wait',
-    action: 'delete_invalid_leader',
-    applies: (s) => invalidLeaderKey(s.cluster) !== null && invalidFor(s) >= invalidLeaderGraceMs(s.settings),
-    reason: (s) => `${invalidLeaderKey(s.cluster)}, unchanged for ${seconds(invalidFor(s))}: deleting it (compare on its revision) so the normal race can run`,
-    build: (s) => ({ kind: 'delete_invalid_leader', revision: s.cluster!.leaderKey!.revision }),
-  },
-  {
-    id: 'leader.invalid-wait',
-    when: 'the leader key holds a value no member can own, for less than ttl + loop_wait',
-    action: 'wait',
-    applies: (s) => invalidLeaderKey(s.cluster) !== null,
-    reason: (s) => `${invalidLeaderKey(s.cluster)}: not racing; deleting it if it stays so for ${seconds(invalidLeaderGraceMs(s.settings))}`,
   },
   // --- the leader key names me but is not on my lease -----------------------------------------
   {

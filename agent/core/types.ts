@@ -188,6 +188,15 @@ export interface LocalView {
    * member can own (invalidLeaderKey), or null. Absent: never seen.
    */
   readonly invalidLeaderSince?: number | null;
+  /** Monotonic instant since which `initialize` has been absent, or null (absent: not tracked). */
+  readonly initializeAbsentSince?: number | null;
+  /**
+   * Members this agent saw in the cluster recently that are missing from the current view
+   * (expected but silent: their agent may come back with data that matters).
+   */
+  readonly silentMembers?: readonly string[];
+  /** The last `sync` value this agent saw (it survives etcd losing its data; not a restart). */
+  readonly lastKnownSync?: SyncState | null;
   /** The last rewind attempt failed (a rebuild may follow if allowed). */
   readonly rewindFailed: boolean;
 }

@@ -102,3 +102,13 @@ export interface SyncOutcome {
 export function mayServeAsPrimary(ctx: Pick<ActionContext, 'holdsKey' | 'lease' | 'clock'>): boolean {
   return ctx.holdsKey() && withinLease(ctx.lease.deadline, ctx.clock.now());
 }
+
+/** Show `state` as the status `state` while `work` runs. */
+export async function withActivity(ctx: ActionContext, state: PgState, work: () => Promise<void>): Promise<void> {
+  ctx.progress({ kind: 'activity', state });
+  try {
+    await work();
+  } finally {
+    ctx.progress({ kind: 'activity', state: null });
+  }
+}

@@ -1,13 +1,12 @@
 // Carries out one decision. Side effects happen here only, in the order the decision names.
-import type { Action, ClusterView, Decision, LeaderStatus, LocalView, PgState } from '../core/types.js';
-import { wantedSlots } from '../core/slots.js';
-import { bootstrapRecord } from '../core/bootstrap.js';
-import type { Dcs, PostgresNode, Upstream, ViewChange } from '../ports/ports.js';
+import type { Action, ClusterView, Decision, LocalView } from '../core/types.js';
+import type { PostgresNode, Upstream, ViewChange } from '../ports/ports.js';
 import { runRace } from './race-runner.js';
 import { FatalAgentError } from './errors.js';
 import { handOver } from './handover.js';
-import { claimSyncBeforePromote, manageSync } from './sync-manager.js';
-import { NO_OUTCOME, mayServeAsPrimary, type ActionContext, type ActionOutcome, type SyncOutcome } from './action-context.js';
+import { initializeCluster } from './bootstrap.js';
+import { promote, publishLeaderState } from './leadership.js';
+import { NO_OUTCOME, mayServeAsPrimary, withActivity, type ActionContext, type ActionOutcome } from './action-context.js';
 
 function upstreamOf(cluster: ClusterView | null, name: string): Upstream {
   const m = cluster?.members.find((x) => x.name === name);
@@ -31,8 +30,7 @@ export async function execute(
     case 'refuse_start':
       throw new FatalAgentError(d.reason);
     case 'initialize_cluster':
-      await initializeCluster(ctx, local);
-      return NO_OUTCOME;
+      return initializeCluster(ctx, cluster, local);
     case 'clone_from_leader':
       return rebuild(ctx, upstreamOf(cluster, a.leader), false);
     case 'rebuild':
@@ -92,75 +90,6 @@ export async function execute(
       throw new Error(`unhandled action ${JSON.stringify(unhandled)}`);
     }
   }
-}
-
-async function withActivity(ctx: ActionContext, state: PgState, work: () => Promise<void>): Promise<void> {
-  ctx.progress({ kind: 'activity', state });
-  try {
-    await work();
-  } finally {
-    ctx.progress({ kind: 'activity', state: null });
-  }
-}
-
-async function initializeCluster(ctx: ActionContext, local: LocalView): Promise<void> {
-  if (!(await ctx.dcs.claimInitialize())) {
-    ctx.logger.info({ action: 'initialize_cluster' }, 'another member won the bootstrap race');
-    return;
-  }
-  const fresh = local.pg.dataDir === 'empty';
-  ctx.logger.info({ action: 'initialize_cluster', fresh }, fresh ? 'won the bootstrap race: running initdb' : 'won the bootstrap race: starting my existing data as primary');
-  try {
-    await withActivity(ctx, 'starting', async () => {
-      if (fresh) await ctx.pg.initdb();
-      await ctx.pg.configurePrimary();
-      await ctx.pg.start();
-      if (fresh) await ctx.pg.postBootstrap();
-    });
-    const probe = await ctx.pg.probe();
-    if (!probe.systemId) throw new Error('bootstrapped PostgreSQL reports no system identifier');
-    await ctx.dcs.initializeConfig(ctx.bootstrapConfig);
-    await ctx.lease.renewNow();
-    if (!(await ctx.dcs.acquireLeader())) throw new Error('could not take the leader key after bootstrap');
-    ctx.lease.arm(true);
-    await ctx.dcs.completeInitialize(probe.systemId);
-    ctx.logger.info({ action: 'initialize_cluster', system_identifier: probe.systemId }, 'cluster bootstrapped; I am the leader');
-  } catch (err) {
-    await afterFailedBootstrap(ctx, fresh, err);
-    throw err;
-  }
-}
-
-/**
- * A bootstrap step failed, maybe only on its deadline: a late answer may hide a success. A data
- * directory whose system identifier etcd records IS the cluster now; one it may still record (a
- * write of ours still in flight, or etcd unreadable) must not go on a guess either. So: keep
- * everything while `initialize` records us or cannot be read; otherwise give the race back, and
- * remove the fresh data directory only once our claim is gone (then no late write of ours can
- * still record it: completeInitialize compares the claim).
- */
-async function afterFailedBootstrap(ctx: ActionContext, fresh: boolean, err: unknown): Promise<void> {
-  const recorded = await ctx.dcs.readCluster().then((s) => s.view.initialize).catch(() => null);
-  const mine = (await ctx.pg.probe().catch(() => null))?.systemId ?? null;
-  const outcome = bootstrapRecord(recorded, mine);
-  if (outcome !== 'not_recorded') {
-    ctx.logger.warn({ action: 'initialize_cluster', err: String(err), outcome }, outcome === 'recorded'
-      ? 'bootstrap step failed after etcd recorded our system identifier; keeping the data directory'
-      : 'bootstrap step failed and we cannot tell whether etcd recorded our system identifier; keeping everything as it is');
-    return;
-  }
-  ctx.logger.error({ action: 'initialize_cluster', err: String(err) }, 'bootstrap failed; giving the race back');
-  ctx.lease.arm(false);
-  await ctx.pg.stop('immediate').catch(() => undefined);
-  await ctx.dcs.releaseLeader().catch(() => false);
-  const after = await ctx.dcs.abandonInitialize().catch(() => null);
-  if (!fresh) return;
-  if (bootstrapRecord(after, mine) === 'not_recorded') {
-    await ctx.pg.removeDataDir().catch(() => undefined);
-    return;
-  }
-  ctx.logger.warn({ action: 'initialize_cluster', initialize: after?.state ?? 'unreadable' },
-    'could not make sure etcd will not record this bootstrap after all; keeping the data directory');
 }
 
 async function rebuild(ctx: ActionContext, from: Upstream, wipe: boolean): Promise<ActionOutcome> {
@@ -225,75 +154,3 @@ async function race(ctx: ActionContext, cluster: ClusterView, decidedAt: number 
   return promote(ctx, cluster, local, decision.reason);
 }
 
-async function promote(ctx: ActionContext, cluster: ClusterView | null, local: LocalView, reason: string): Promise<ActionOutcome> {
-  const before = local.pg.timeline ?? 0;
-  const at = local.pg.replayedLsn ?? local.pg.receivedLsn ?? 0;
-  const started = ctx.clock.now();
-  if (!(await claimSyncBeforePromote(ctx, cluster))) {
-    // Our view of `sync` was stale: do not sit on the key (the next cycle decides afresh).
-    await ctx.dcs.releaseLeader();
-    ctx.progress({ kind: 'holds-key', held: false });
-    return NO_OUTCOME;
-  }
-  // Rule 2 at the moment of acting: never become writable past our lease deadline, and arm the
-  // fence timer before PostgreSQL can accept a write.
-  if (!mayServeAsPrimary(ctx)) {
-    ctx.logger.warn({ action: 'promote' }, 'lease deadline passed before promoting; not promoting');
-    return NO_OUTCOME;
-  }
-  ctx.lease.arm(true);
-  await ctx.pg.promote();
-  ctx.lease.arm(true);
-  const after = await ctx.pg.probe();
-  // Health answers say "primary" at once; status, slots and history follow.
-  ctx.progress({ kind: 'pg', pg: after });
-  ctx.logger.info({ action: 'promote', timeline: after.timeline, took_ms: Math.round(ctx.clock.now() - started) }, 'promoted PostgreSQL to primary');
-  const published = await publishLeaderState(ctx, cluster, { ...local, pg: after });
-  await ctx.dcs.appendHistory({
-    timeline: before, lsn: at, reason, timestamp: new Date(ctx.clock.wallNow()).toISOString(), newLeader: ctx.name,
-  }).catch((err: unknown) => ctx.logger.warn({ err: String(err) }, 'could not append to history'));
-  if (cluster?.failover) await ctx.dcs.setFailover(null).catch(() => undefined);
-  return published;
-}
-
-/**
- * A slot per member, kept for a while after its key is gone: a replica whose agent restarts
- * (its member key expired after ttl) must find its slot again. After that the member counts as
- * removed and its slot is dropped (so it cannot hold WAL forever).
- */
-export function slotRetentionMs(ttlMs: number): number {
-  return Math.max(30_000, 10 * ttlMs);
-}
-
-function slotsToKeep(ctx: ActionContext, cluster: ClusterView): string[] {
-  const now = ctx.clock.now();
-  const keepFor = slotRetentionMs(ctx.settings().ttlMs);
-  const recent = [...ctx.membersSeen].filter(([, at]) => now - at <= keepFor).map(([name]) => ({ name }));
-  const names = new Map([...cluster.members, ...recent].map((m) => [m.name, { name: m.name }]));
-  return wantedSlots(ctx.name, [...names.values()]);
-}
-
-/** The leader's per-cycle duties: publish its position, keep one slot per member. */
-async function publishLeaderState(ctx: ActionContext, cluster: ClusterView | null, local: LocalView): Promise<ActionOutcome> {
-  const pg = local.pg;
-  let lastStatus: LeaderStatus | undefined;
-  let sync: SyncOutcome | undefined;
-  // A leader whose lease deadline passed (paused, slow) may have been replaced: it must not
-  // overwrite the new leader's position, which eligibility is judged against.
-  if (pg.walLsn !== null && pg.timeline !== null && mayServeAsPrimary(ctx)) {
-    const next = { optime: pg.walLsn, timeline: pg.timeline };
-    const last = ctx.lastStatus();
-    if (!last || last.optime !== next.optime || last.timeline !== next.timeline) {
-      if (await ctx.dcs.writeStatus(next)) lastStatus = next;
-      else ctx.logger.warn({ action: 'publish_status' }, 'the leader key is not mine on my lease: not publishing my position');
-    }
-  }
-  if (cluster && (ctx.dynamic().synchronous_mode || cluster.sync?.leader === ctx.name)) {
-    sync = await manageSync(ctx, cluster);
-  }
-  if (ctx.useSlots() && cluster) {
-    await ctx.pg.syncSlots(slotsToKeep(ctx, cluster)).catch((err: unknown) =>
-      ctx.logger.warn({ err: String(err) }, 'could not synchronise replication slots'));
-  }
-  return { ...(lastStatus ? { lastStatus } : {}), ...(sync ? { sync } : {}) };
-}

@@ -1,7 +1,7 @@
 // The HA loop: observe (etcd + PostgreSQL) → decide (pure core) → act → publish. One cycle every
 // loop_wait, or at once when etcd reports a change (leader key deleted/expired) or the
 // postmaster dies, so replicas react within milliseconds rather than at the next tick.
-import type { ClusterView, Decision, HaSettings, LeaderStatus, LocalView, PgState, PgView } from '../core/types.js';
+import type { ClusterView, Decision, HaSettings, LeaderStatus, LocalView, PgState, PgView, SyncState } from '../core/types.js';
 import type { DynamicConfig } from '../config/types.js';
 import { decide } from '../core/decide.js';
 import type { Clock } from '../clock.js';
@@ -36,6 +36,9 @@ export interface HaLoopDeps {
 const LONG_ACTIONS: ReadonlySet<string> = new Set([
   'initialize_cluster', 'clone_from_leader', 'rebuild', 'start_replica', 'start_primary', 'rewind',
 ]);
+
+/** A member seen in a cluster view this recently is expected back (recovery waits for it, bounded). */
+const EXPECTED_MEMBER_MS = 10 * 60_000;
 
 /** Keys whose change should wake the loop at once ('' = the watch may have missed changes). */
 const WAKE_KEYS = /^(leader|config|failover|initialize|sync|)$/;
@@ -259,6 +262,9 @@ export class HaLoop {
       notStreamingSince: this.#notStreamingSince,
       rewindFailed: this.#rewindFailed,
       invalidLeaderSince: this.#invalidLeader?.since ?? null,
+      initializeAbsentSince: this.#initializeAbsentSince,
+      silentMembers: this.#silentMembers(clock.now()),
+      lastKnownSync: this.#lastKnownSync,
       cleanHandover: this.#cleanHandover,
       wallNow: clock.wallNow(),
     };
@@ -272,6 +278,8 @@ export class HaLoop {
       this.deps.metrics?.observeLeader(snap.view.leader);
       this.#holdsKey = snap.leaderIsOurs;
       this.#trackInvalidLeader(snap.view);
+      if (snap.view.sync) this.#lastKnownSync = snap.view.sync;
+      this.#initializeAbsentSince = snap.view.initialize.state === 'absent' ? (this.#initializeAbsentSince ?? this.deps.clock.now()) : null;
       this.#holdsInitializeClaim = snap.initializeIsOurs;
       this.#dcsLastSeen = this.deps.clock.wallNow() / 1000;
       this.#clusterReadAt = this.deps.clock.now();
@@ -304,6 +312,18 @@ export class HaLoop {
   }
 
   #invalidLeader: { revision: number; since: number } | null = null;
+  #initializeAbsentSince: number | null = null;
+  /** The last `sync` seen in etcd: kept when etcd loses its data (recover.sync-unknown). */
+  #lastKnownSync: SyncState | null = null;
+
+  /** Members seen in the last EXPECTED_MEMBER_MS that the current view lacks (their agents are silent). */
+  #silentMembers(now: number): string[] {
+    const present = new Set(this.#cluster?.members.map((m) => m.name) ?? []);
+    return [...this.#actx.membersSeen]
+      .filter(([name, at]) => name !== this.deps.identity.name && !present.has(name) && now - at <= EXPECTED_MEMBER_MS)
+      .map(([name]) => name)
+      .sort();
+  }
 
   #track(pg: PgView): void {
     const now = this.deps.clock.now();

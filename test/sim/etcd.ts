@@ -82,6 +82,18 @@ export class SimEtcd {
     }
   }
 
+  /**
+   * Every member rebuilt empty (etcd lost its data): no key, no lease. The revision goes on (a
+   * fresh cluster would restart it; nothing here relies on that). Watches see a broken stream.
+   */
+  wipe(): void {
+    this.#kv.clear();
+    this.#leases.clear();
+    this.#revision++;
+    for (const w of this.#watchers) w.broken = true;
+    this.trace.log('etcd', 'WIPED: every key and lease is gone');
+  }
+
   // --- client side: one request/response over the network ----------------------------------
 
   /**

@@ -15,7 +15,7 @@
 import {
   checkLostWrites, checkSplitBrain, checkStaleAcks, convergenceTime, type NodeStateSample, type Promotion,
 } from '../../agent/chaos/invariants.js';
-import { isEligible } from '../../agent/core/eligibility.js';
+import { isEligible, neverPromote } from '../../agent/core/eligibility.js';
 import type { HaSettings, Tags } from '../../agent/core/types.js';
 import { NO_TAGS } from '../../agent/core/types.js';
 import { toHaSettings } from '../../agent/config/dynamic.js';
@@ -26,7 +26,7 @@ import { HostClock, MAX_DRIFT, Scheduler } from './clock.js';
 import { ETCD, KEY, SimEtcd, decodeCluster } from './etcd.js';
 import { TIMINGS, describeFault, drawFaults, type Fault, type FaultTrigger, type ScheduledFault } from './faults.js';
 import { Network } from './network.js';
-import { Branch, SimPostgres, writeIdsUpTo, type PgEnv } from './postgres.js';
+import { Branch, SimPostgres, isPrefix, writeIdsUpTo, type PgEnv } from './postgres.js';
 import { Rng } from './rng.js';
 import { Trace } from './trace.js';
 
@@ -131,6 +131,8 @@ export class World {
   readonly faults: ScheduledFault[] = [];
   readonly setup: string;
   readonly #rules = new Map<string, number>();
+  /** The rule each agent's last decision came from. */
+  readonly #lastRule = new Map<string, string>();
   readonly #byName = new Map<string, Node>();
   readonly #taint = new Set<string>();
   /** WAL branch → the node that first ran a primary on it. */
@@ -141,6 +143,8 @@ export class World {
   #etcdOutages = 0;
   readonly #replayPauses = new Map<string, number>();
   #healed = false;
+  /** etcd lost its data at some point: the bootstrap that follows re-initializes existing data. */
+  #wiped = false;
   #staleStatusWrites = 0;
   #triggers: FaultTrigger[] = [];
   /** The node that fired the trigger being applied ('@promoting', '@acquiring'). */
@@ -251,6 +255,7 @@ export class World {
       wallEpochMs: Date.UTC(2026, 0, 1),
       agent: (name) => this.#byName.get(name)?.agent,
       decided: (a, rule) => {
+        this.#lastRule.set(a.name, rule);
         this.#rules.set(rule, (this.#rules.get(rule) ?? 0) + 1);
         this.#fire('decided', a.name, false, undefined, rule);
       },
@@ -364,6 +369,7 @@ export class World {
 
   #becamePrimary(pg: SimPostgres, how: string): void {
     const branch = pg.data!.branch;
+    if (this.#wiped && this.etcd.get(KEY.initialize)?.value !== pg.data!.systemId) this.#checkRecoveredFromBest(pg, how);
     // A promotion, or the first primary on a fresh branch (bootstrap): a new writer from now on.
     if (how !== 'restart' || !this.#branchOwner.has(branch)) {
       this.#branchOwner.set(branch, pg.name);
@@ -376,6 +382,22 @@ export class World {
     if (lost.length > 0) {
       this.#violate('lost-acked-write', `${pg.name} became primary (${how}) without acknowledged write(s) ${lost.slice(0, 10).join(', ')}${
         lost.length > 10 ? ` (+${lost.length - 10})` : ''} (rule 5)`);
+    }
+  }
+
+  /**
+   * Issue 11, item 1: a cluster re-initialized after etcd lost its data must not be led by a node
+   * provably behind another it can reach: one whose WAL is a strict prefix of the other's.
+   */
+  #checkRecoveredFromBest(pg: SimPostgres, how: string): void {
+    const mine = pg.data!;
+    for (const n of this.nodes) {
+      const other = n.pg.data;
+      if (n.pg === pg || !other || !n.pg.hostUp || other.systemId !== mine.systemId) continue;
+      if (!this.net.up(pg.host, n.pg.host) || !this.net.up(n.pg.host, pg.host) || !n.agent.proc.alive) continue;
+      if (other.flush > mine.flush && isPrefix(mine.branch, mine.flush, other.branch, other.flush)) {
+        this.#violate('recovered-behind', `${pg.name} became primary (${how}) re-initializing the cluster at ${mine.flush} while reachable ${n.name} holds more of the same WAL (${other.flush})`);
+      }
     }
   }
 
@@ -418,6 +440,7 @@ export class World {
     switch (f.kind) {
       case 'etcd-outage':
       case 'set-timings':
+      case 'etcd-wipe':
       case 'stray-leader': return f;
       case 'switchover': return f.candidate === null ? f : { ...f, candidate: this.resolve(f.candidate) };
       case 'partition-pair':
@@ -505,6 +528,10 @@ export class World {
         this.etcd.put(KEY.failover, f.candidate === null ? { leader } : { leader, candidate: f.candidate });
         return;
       }
+      case 'etcd-wipe':
+        this.etcd.wipe();
+        this.#wiped = true;
+        return;
       case 'stray-leader': {
         if (!this.etcd.available) return;
         const value = f.value === 'replica' ? this.resolve('@replica') : f.value === 'malformed' ? '' : 'ghost';
@@ -544,8 +571,30 @@ export class World {
     n.agent.proc.thaw();
   }
 
+  /**
+   * The operator of the liveness phase: when the cluster stays without `initialize` and leader
+   * while agents wait in synchronous mode because they cannot tell they hold every acknowledged
+   * commit (recover.sync-unknown: etcd lost its data, the agents their memory), the operator does
+   * what the log line asks: `ctl failover --candidate` naming
+   * the member with the most WAL (as `ctl list` shows it).
+   */
+  #operatorUnblocksRecovery(): void {
+    if (this.etcd.get(KEY.failover) || !this.etcd.available) return;
+    const live = this.nodes.filter((n) => n.agent.proc.alive && n.pg.data && neverPromote(n.agent.tags) === null);
+    const stuck = this.etcd.get(KEY.initialize) === undefined && this.etcd.get(KEY.leader) === undefined;
+    if (!stuck || !live.some((n) => this.#lastRule.get(n.name) === 'recover.sync-unknown')) return;
+    const best = [...live].sort((a, b) => (b.pg.data!.branch.tl - a.pg.data!.branch.tl) || (b.pg.data!.flush - a.pg.data!.flush))[0]!;
+    this.trace.log('FAULT', `operator: ctl failover --candidate ${best.name} (every member waits: synchronous mode, none knows the last sync)`);
+    this.etcd.put(KEY.failover, { candidate: best.name });
+  }
+
   /** The liveness phase: every fault repaired at once; pending repairs become no-ops. */
   healAll(): void {
+    const operator = (): void => {
+      this.#operatorUnblocksRecovery();
+      this.sched.after(10_000, operator);
+    };
+    this.sched.after(10_000, operator);
     this.#healed = true;
     this.trace.log('FAULT', 'HEAL: network healed, etcd available, every node running, agents thawed, replay resumed');
     this.net.healAll();

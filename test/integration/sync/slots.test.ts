@@ -2,11 +2,11 @@
 //   - after a failover the new primary has a slot for every remaining member, and each replica
 //     streams through its own slot;
 //   - a member whose key disappears keeps its slot for the retention (max(30 s, 10 × ttl), see
-//     agent/runtime/actions.ts slotRetentionMs): coming back within it, it finds the slot and streams;
+//     agent/runtime/leadership.ts slotRetentionMs): coming back within it, it finds the slot and streams;
 //   - after the retention the slot is dropped (so a removed member cannot hold WAL forever).
 import { describe, expect, it } from 'vitest';
 import { slotNameFor } from '../../../agent/core/slots.js';
-import { slotRetentionMs } from '../../../agent/runtime/actions.js';
+import { slotRetentionMs } from '../../../agent/runtime/leadership.js';
 import { withCluster, type LocalCluster, type LocalNode } from '../../harness/index.js';
 import { direct, otherNodes } from '../cluster/support.js';
 import { observeFor, slots, waitStreaming, type SlotRow } from './support.js';
