@@ -39,6 +39,9 @@ export function isEligible(c: Candidate, cluster: ClusterView, settings: HaSetti
     return { ok: false, why: `on timeline ${c.timeline}, cluster is on ${clusterTimeline}` };
   }
   const lag = lagBytes(cluster.status?.optime, c.replayedLsn);
+  if (lag !== null && cluster.status?.shutdown === true && lag > 0) {
+    return { ok: false, why: `the former primary stopped cleanly at ${cluster.status.optime} and no replica confirmed it: only one with all of it may take over (replay lag ${lag} bytes)` };
+  }
   if (lag !== null && lag > settings.maximumLagOnFailover) {
     return { ok: false, why: `replay lag ${lag} bytes > maximum_lag_on_failover ${settings.maximumLagOnFailover}` };
   }

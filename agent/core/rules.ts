@@ -390,6 +390,15 @@ export const RULES: readonly Rule[] = [
     reason: () => 'I hold the leader key and run as a replica: promoting',
   },
   {
+    // Found by the simulator: the release at the end of a handover timed out but landed later,
+    // while the old leader, seeing its key, restarted its primary: two primaries.
+    id: 'leader.release-after-handover',
+    when: 'I hold the leader key; PostgreSQL is down after I handed over cleanly',
+    action: 'release_leader',
+    applies: (s) => iLead(s) && pgDown(s) && s.local.cleanHandover,
+    reason: () => 'I handed over cleanly but the leader key is still mine (the release was not confirmed): releasing it again, never restarting as primary',
+  },
+  {
     id: 'leader.start-standby-data',
     when: 'I hold the leader key; PostgreSQL is down and its data last ran as a standby',
     action: 'start_replica',

@@ -49,6 +49,11 @@ export interface LeaderStatus {
   /** The leader's last published WAL position. */
   readonly optime: Lsn;
   readonly timeline: number;
+  /**
+   * The leader stopped cleanly (SIGTERM) at `optime` (its shutdown checkpoint) and no replica
+   * confirmed it received that far: only a replica with all of it may take over (zero lag).
+   */
+  readonly shutdown?: boolean;
 }
 
 export interface FailoverRequest {

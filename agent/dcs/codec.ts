@@ -185,12 +185,13 @@ export function encodeMember(m: MemberRecord): string {
 export function decodeStatus(raw: string): Decoded<LeaderStatus> {
   return decodeWith(raw, (r) => {
     const o = object(parseJson(r), 'status');
-    return { optime: lsn(o['optime'], 'optime'), timeline: int(o['timeline'], 'timeline', 1) };
+    const shutdown = o['shutdown'] === true;
+    return { optime: lsn(o['optime'], 'optime'), timeline: int(o['timeline'], 'timeline', 1), ...(shutdown ? { shutdown } : {}) };
   });
 }
 
 export function encodeStatus(s: LeaderStatus): string {
-  return JSON.stringify({ optime: s.optime, timeline: s.timeline });
+  return JSON.stringify({ optime: s.optime, timeline: s.timeline, ...(s.shutdown ? { shutdown: true } : {}) });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,7 +34,9 @@ export type Fault =
    */
   | { readonly kind: 'stray-leader'; readonly value: 'replica' | 'malformed' | 'ghost' }
   /** etcd loses its data (every member rebuilt empty) while the nodes keep theirs. */
-  | { readonly kind: 'etcd-wipe' };
+  | { readonly kind: 'etcd-wipe' }
+  /** A planned stop of the whole cluster (systemctl stop everywhere), in a random order, then a start. */
+  | { readonly kind: 'stop-all'; readonly gapMs: number; readonly downMs: number };
 
 /** ttl / loop_wait / retry_timeout (ms) a cluster is set up with or changed to (all keep the timing rule). */
 export const TIMINGS: ReadonlyArray<readonly [number, number, number]> = [
@@ -89,6 +91,7 @@ export function describeFault(f: Fault): string {
     case 'switchover': return `switchover to ${f.candidate ?? 'the best replica'}`;
     case 'sigterm': return `SIGTERM agent ${f.node} (starts again after ${f.downMs} ms)`;
     case 'etcd-wipe': return 'etcd loses every key and lease (members rebuilt empty)';
+    case 'stop-all': return `SIGTERM every agent, ${f.gapMs} ms apart in a random order (each starts again after ${f.downMs} ms)`;
     case 'stray-leader': return `leader key written by hand (no lease): ${f.value === 'replica' ? 'a replica\'s name' : f.value === 'malformed' ? 'a malformed value' : 'a name that is no member'}`;
   }
 }
@@ -99,7 +102,7 @@ export function drawFaults(rng: Rng, nodes: readonly string[], ttlMs: number, fr
   const kinds: Array<[Fault['kind'], number]> = [
     ['freeze-agent', 14], ['kill-node', 14], ['kill-pg', 12], ['partition-etcd', 16], ['partition-peers', 7],
     ['partition-pair', 7], ['etcd-outage', 7], ['replay-pause', 11], ['slow-link', 12],
-    ['set-timings', 8], ['switchover', 5], ['sigterm', 6], ['stray-leader', 4], ['etcd-wipe', 3],
+    ['set-timings', 8], ['switchover', 5], ['sigterm', 6], ['stray-leader', 4], ['etcd-wipe', 3], ['stop-all', 3],
   ];
   const total = kinds.reduce((s, [, w]) => s + w, 0);
   let t = from + rng.int(0, 3000);
@@ -136,6 +139,7 @@ export function drawFaults(rng: Rng, nodes: readonly string[], ttlMs: number, fr
       case 'sigterm': fault = { kind, node: rng.chance(0.5) ? '@primary' : node, downMs: rng.int(500, 15_000) }; break;
       case 'stray-leader': fault = { kind, value: rng.pick(['replica', 'malformed', 'ghost'] as const) }; break;
       case 'etcd-wipe': fault = { kind }; break;
+      case 'stop-all': fault = { kind, gapMs: rng.int(0, 3000), downMs: rng.int(2000, 20_000) }; break;
     }
     out.push({ at: t, fault });
     t += 1000 + Math.round(rng.exp(5000));

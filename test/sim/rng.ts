@@ -54,6 +54,15 @@ export class Rng {
     return xs[Math.floor(this.next() * xs.length)]!;
   }
 
+  /** The items in a random order (Fisher–Yates). */
+  shuffle<T>(xs: T[]): T[] {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = this.int(0, i);
+      [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+    }
+    return xs;
+  }
+
   /** Exponentially distributed with the given mean. */
   exp(mean: number): number {
     return -mean * Math.log(1 - this.next());

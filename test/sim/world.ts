@@ -145,6 +145,7 @@ export class World {
   #healed = false;
   /** etcd lost its data at some point: the bootstrap that follows re-initializes existing data. */
   #wiped = false;
+  #wipedAt: number | null = null;
   #staleStatusWrites = 0;
   #triggers: FaultTrigger[] = [];
   /** The node that fired the trigger being applied ('@promoting', '@acquiring'). */
@@ -349,7 +350,11 @@ export class World {
       return;
     }
     const leader = this.etcd.get(KEY.leader);
-    if (leader?.value !== pg.name || leader.lease !== n.agent.leaseId) {
+    // etcd losing its data between an agent's `acquire leader` and its answer leaves a winner
+    // without a key: undetectable until its next renewal fences it (well before anyone may
+    // re-initialize the cluster, see recover.wait). Not judged within retry_timeout of a wipe.
+    const justWiped = this.#wipedAt !== null && this.sched.now - this.#wipedAt <= this.currentSettings().retryTimeoutMs && !leader;
+    if (!justWiped && (leader?.value !== pg.name || leader.lease !== n.agent.leaseId)) {
       this.#violate('promoted-without-key', `${pg.name} starts ${how} while the leader key names ${
         leader ? `${String(leader.value)}${leader.value === pg.name ? ' on another lease' : ''}` : 'nobody'}`);
     }
@@ -441,6 +446,7 @@ export class World {
       case 'etcd-outage':
       case 'set-timings':
       case 'etcd-wipe':
+      case 'stop-all':
       case 'stray-leader': return f;
       case 'switchover': return f.candidate === null ? f : { ...f, candidate: this.resolve(f.candidate) };
       case 'partition-pair':
@@ -528,9 +534,15 @@ export class World {
         this.etcd.put(KEY.failover, f.candidate === null ? { leader } : { leader, candidate: f.candidate });
         return;
       }
+      case 'stop-all': {
+        const order = this.rng.shuffle([...this.nodes]);
+        order.forEach((n, i) => later(i * f.gapMs, () => this.applyFault({ kind: 'sigterm', node: n.name, downMs: f.downMs + this.rng.int(0, 5000) })));
+        return;
+      }
       case 'etcd-wipe':
         this.etcd.wipe();
         this.#wiped = true;
+        this.#wipedAt = this.sched.now;
         return;
       case 'stray-leader': {
         if (!this.etcd.available) return;
