@@ -1,6 +1,6 @@
 // What an action may use and change while it carries out a decision (actions.ts, handover.ts,
 // sync-manager.ts); the HA loop builds it once and folds what actions report into its state.
-import type { ClusterView, HaSettings, Lsn, PgState, PgView } from '../core/types.js';
+import type { ClusterView, HaSettings, Lsn, PgState, PgView, RetryState } from '../core/types.js';
 import type { DynamicConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
@@ -29,6 +29,10 @@ export interface ActionContext {
   /** Shown as the status `state` while a long action runs (null when done). */
   setActivity(state: PgState | null): void;
   setRewindFailed(failed: boolean): void;
+  /** A transient pg_rewind failure to retry after a delay (null: none pending). */
+  setRewindRetry(retry: RetryState | null): void;
+  /** A failed start of PostgreSQL to retry after a delay (null: none pending). */
+  setStartRetry(retry: RetryState | null): void;
   setCleanHandover(clean: boolean): void;
   /** We now hold the leader key on our lease (health answers may say so before the next read). */
   setHoldsKey(held: boolean): void;

@@ -1,7 +1,7 @@
 // The HA loop: observe (etcd + PostgreSQL) → decide (pure core) → act → publish. One cycle every
 // loop_wait, or at once when etcd reports a change (leader key deleted/expired) or the
 // postmaster dies, so replicas react within milliseconds rather than at the next tick.
-import type { ClusterView, Decision, HaSettings, LocalView, PgState, PgView } from '../core/types.js';
+import type { ClusterView, Decision, HaSettings, LocalView, PgState, PgView, RetryState } from '../core/types.js';
 import type { DynamicConfig } from '../config/types.js';
 import { decide } from '../core/decide.js';
 import type { Clock } from '../clock.js';
@@ -49,6 +49,8 @@ export class HaLoop {
   #pgDownSince: number | null = null;
   #notStreamingSince: number | null = null;
   #rewindFailed = false;
+  #rewindRetry: RetryState | null = null;
+  #startRetry: RetryState | null = null;
   #cleanHandover = false;
   /** False from the start of a planned handover until PostgreSQL runs again. */
   #serving = true;
@@ -95,6 +97,8 @@ export class HaLoop {
       peerTimeoutMs: () => Math.min(1000, this.#settings.retryTimeoutMs),
       setActivity: (s) => { this.#activity = s; this.#publish(null); },
       setRewindFailed: (f) => { this.#rewindFailed = f; },
+      setRewindRetry: (r) => { this.#rewindRetry = r; },
+      setStartRetry: (r) => { this.#startRetry = r; },
       setCleanHandover: (c) => { this.#cleanHandover = c; },
       wakeUp: (why) => this.wakeUp(why),
       publishPg: (pg) => {
@@ -227,6 +231,8 @@ export class HaLoop {
     const snapshot = await this.#readCluster();
     await this.deps.pg.setUseSlots(this.#dynamic.use_slots).catch((err: unknown) =>
       logger.warn({ err: String(err) }, 'could not apply use_slots'));
+    await this.deps.pg.applyParameters(this.#dynamic.postgresql.parameters).catch((err: unknown) =>
+      logger.warn({ err: String(err) }, 'could not apply the cluster-wide PostgreSQL parameters'));
     const pg = await this.deps.pg.probe();
     this.#track(pg);
     const local = await this.#localView(pg, snapshot !== null);
@@ -271,6 +277,8 @@ export class HaLoop {
       pgDownSince: this.#pgDownSince,
       notStreamingSince: this.#notStreamingSince,
       rewindFailed: this.#rewindFailed,
+      rewindRetry: this.#rewindRetry,
+      startRetry: this.#startRetry,
       cleanHandover: this.#cleanHandover,
       wallNow: clock.wallNow(),
     };
@@ -305,6 +313,7 @@ export class HaLoop {
     const down = pg.dataDir === 'initialized' && (pg.process === 'stopped' || pg.process === 'crashed');
     // A clean handover only matters until PostgreSQL runs again (as the new leader's replica).
     if (pg.process === 'running') {
+      this.#startRetry = null;
       this.#cleanHandover = false;
       this.#serving = true;
     }
@@ -347,6 +356,7 @@ export class HaLoop {
       lastDecision: this.#lastDecision,
       lastCycleAt: decision ? clock.now() : prev.lastCycleAt,
       settings: this.#settings,
+      pendingRestart: pgView.pendingRestart === true,
       dynamicConfig: this.#cluster === null ? null : this.#dynamic,
     });
   }

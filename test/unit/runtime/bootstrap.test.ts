@@ -51,7 +51,7 @@ async function failedBootstrap(reread: InitializeState | Error, afterAbandon: In
     name: 'b', dcs, pg, lease, clock: { ...systemClock, now: () => 1000, wallNow: () => 1000 }, logger: createLogger({ level: 'silent', format: 'json' }),
     race: {} as never, bootstrapConfig: DEFAULT_DYNAMIC_CONFIG, useSlots: () => true, dynamic: () => DEFAULT_DYNAMIC_CONFIG,
     onSync: () => undefined, settings: () => settings, peerTimeoutMs: () => 1000, setActivity: () => undefined,
-    setRewindFailed: () => undefined, setCleanHandover: () => undefined, setHoldsKey: () => undefined, setServing: () => undefined,
+    setRewindFailed: () => undefined, setRewindRetry: () => undefined, setStartRetry: () => undefined, setCleanHandover: () => undefined, setHoldsKey: () => undefined, setServing: () => undefined,
     publishPg: () => undefined, holdsKey: () => true, wakeUp: () => undefined, lastStatus: null, membersSeen: new Map(), syncBarrier: newSyncBarrier(),
   };
   const decision = { action: { kind: 'initialize_cluster' as const }, reason: 'test', rule: 'bootstrap.race' };
