@@ -305,9 +305,14 @@ export class PostgresAdapter implements PostgresNode {
     this.#parametersKey = key;
     this.#conf.clusterParameters = { ...parameters };
     if (!(await isInitialized(this.dataDir))) return true;
-    await this.#conf.write();
-    if (this.#postmaster.pm?.alive) {
-      await withConnection(this.#layout.actionConnection(5000), this.#clock, (client) => client.query('SELECT pg_reload_conf()'));
+    try {
+      await this.#conf.write();
+      if (this.#postmaster.pm?.alive) {
+        await withConnection(this.#layout.actionConnection(5000), this.#clock, (client) => client.query('SELECT pg_reload_conf()'));
+      }
+    } catch (err) {
+      this.#parametersKey = null; // not applied: try again at the next call
+      throw err;
     }
     const overridden = Object.keys(parameters).filter((k) => Object.keys(this.#pg.parameters).some((l) => l.toLowerCase() === k.toLowerCase()));
     this.#log[first ? 'debug' : 'info']({ parameters, overridden_by_node: overridden },
