@@ -89,6 +89,8 @@ export class AgentMetrics implements LoopMetrics {
     gauge('xlog_replayed_location_bytes', 'Replica: last WAL position replayed (byte offset); 0 on a primary or when unknown.',
       (s) => (s.pg.role === 'replica' ? s.pg.replayedLsn ?? 0 : 0));
     gauge('pending_restart', '1 when a PostgreSQL parameter change waits for a restart, else 0.', (s) => bit(s.pendingRestart));
+    gauge('credential_errors', 'Configured credentials (superuser, replication) the local PostgreSQL refused at the last check; 0 when all were accepted.',
+      (s) => s.pg.credentialErrors?.length ?? 0);
     gauge('paused', '1 while the cluster is in maintenance mode (no automatic failover), else 0.', (s) => bit(s.cluster?.paused === true));
     gauge('dcs_last_seen_seconds', 'Unix time (seconds) of the last successful read from etcd; 0 before the first.',
       (s) => s.dcsLastSeen ?? 0);

@@ -57,6 +57,11 @@ export interface StatusDocument {
   readonly lease_renewed_at: number | null;
   readonly last_decision: { readonly action: string; readonly reason: string; readonly at: string } | null;
   readonly pending_restart: boolean;
+  /**
+   * Configured credentials the local PostgreSQL refused (checked at start and every minute while
+   * it runs): which one, the role, PostgreSQL's message. Never a secret. Absent when all passed.
+   */
+  readonly credential_errors?: readonly { readonly credential: string; readonly username: string; readonly error: string }[];
   readonly server_version: number | null;
   readonly version: string;
   /** Patroni-compatible block, for tools that look for it. */
@@ -80,6 +85,8 @@ export function documentRole(state: NodeState): PgRole {
   const pg = state.pg;
   if (pg.dataDir === 'empty') return 'uninitialized';
   if (pg.role !== null) return pg.role;
+  // A base backup or rewound directory that has not started yet: a standby, whatever the copied control file says.
+  if (pg.backupLabel === true) return 'replica';
   switch (pg.controlState) {
     case 'in production':
     case 'shut down':
@@ -124,6 +131,9 @@ export function buildStatusDoc(state: NodeState): StatusDocument {
     lease_renewed_at: state.leaseRenewedAt === null ? null : state.leaseRenewedAt / 1000,
     last_decision: decision ? { action: decision.action.kind, reason: decision.reason, at: decision.at } : null,
     pending_restart: state.pendingRestart,
+    ...(pg.credentialErrors && pg.credentialErrors.length > 0
+      ? { credential_errors: pg.credentialErrors.map((e) => ({ credential: e.credential, username: e.username, error: e.error })) }
+      : {}),
     server_version: state.serverVersion,
     version: state.version,
     patroni: { version: state.version, scope: state.scope, name: state.name },

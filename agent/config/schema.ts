@@ -115,6 +115,7 @@ const postgresqlSchema = z
       pg_hba: z
         .array(matching('a single pg_hba.conf line', (s) => s.trim().length > 0 && !/[\r\n]/.test(s)), { error: 'a list of pg_hba.conf lines' })
         .default(() => []),
+      keep_old_data_dir: bool.default(true),
     },
     { error: 'a mapping' },
   )
@@ -212,6 +213,7 @@ function toStaticConfig(p: Parsed): StaticConfig {
       replication: withoutUndefined({ username: pg.replication.username, password: pg.replication.password }),
       parameters: pg.parameters,
       pg_hba: pg.pg_hba,
+      keep_old_data_dir: pg.keep_old_data_dir,
     },
     tags: p.tags,
     bootstrap: { dcs },

@@ -76,6 +76,11 @@ export interface AgentConfig {
     parameters: Record<string, string | number | boolean>;
     /** Extra pg_hba.conf lines, placed before pgwarden's own. */
     pg_hba: string[];
+    /**
+     * Before a rebuild, rename the old data directory to `<data_dir>.pgwarden-old-<time>` (when
+     * free space allows) instead of deleting it; deleted once the rebuild succeeded. Default true.
+     */
+    keep_old_data_dir?: boolean;
   };
   tags: StaticTags;
   /** Written to etcd `config` by the bootstrap winner; afterwards etcd is authoritative. */

@@ -9,7 +9,7 @@ import { invalidLeaderGraceMs, invalidLeaderKey } from './leader-key.js';
 import { recoveryMinWaitMs, recoveryWaitMs, syncBarsRecovery } from './bootstrap.js';
 import {
   type Situation, iLead, keyNamesMe, lastRanAsPrimary, leaderRunning, leaseValid, member, msLeft,
-  otherLeader, pgDown, pgPrimary, pgReplica, seconds,
+  otherLeader, pgDown, pgPrimary, pgReplica, rewindBackingOff, seconds, startBackingOff,
 } from './situation.js';
 
 export interface Rule {
@@ -48,6 +48,11 @@ function offLeaderTimeline(s: Situation): boolean {
  */
 function divergedOnSameTimeline(s: Situation): boolean {
   return cutOffFromLeader(s) && s.local.pg.walDiverged === true;
+}
+
+/** I hold the key and PostgreSQL has been down for primary_start_timeout or longer. */
+function downPastStartTimeout(s: Situation): boolean {
+  return s.local.pgDownSince !== null && s.local.now - s.local.pgDownSince >= s.settings.primaryStartTimeoutMs;
 }
 
 const notStreamingFor = (s: Situation): string => seconds(s.local.now - (s.local.notStreamingSince ?? s.local.now));
@@ -399,6 +404,20 @@ export const RULES: readonly Rule[] = [
     reason: () => 'I handed over cleanly but the leader key is still mine (the release was not confirmed): releasing it again, never restarting as primary',
   },
   {
+    // A start that failed (port in use, bad parameter, no disk space…) is retried after a delay,
+    // never answered with a rewind or rebuild. The leader still hands over after
+    // primary_start_timeout when an eligible replica exists.
+    id: 'start.backoff',
+    when: 'PostgreSQL is down and its last start failed less than the retry delay ago',
+    action: 'wait',
+    applies: (s) => pgDown(s) && startBackingOff(s)
+      && !(iLead(s) && downPastStartTimeout(s) && eligibleReplicas(s.local.name, s.cluster!, s.settings).length > 0),
+    reason: (s) => {
+      const r = s.local.startRetry!;
+      return `PostgreSQL could not start (${r.attempts} failed attempt${r.attempts === 1 ? '' : 's'}): ${r.error}; retrying in ${seconds(r.retryAt - s.local.now)}`;
+    },
+  },
+  {
     id: 'leader.start-standby-data',
     when: 'I hold the leader key; PostgreSQL is down and its data last ran as a standby',
     action: 'start_replica',
@@ -483,18 +502,18 @@ export const RULES: readonly Rule[] = [
   },
   {
     id: 'follower.rebuild-after-rewind-failed',
-    when: 'another member leads; my former-primary data could not be rewound and rebuilds are allowed',
+    when: 'another member leads; pg_rewind found my former-primary data impossible to rewind (no common ancestor, another system, no checksums) and rebuilds are allowed',
     action: 'rebuild',
     applies: (s) => otherLeader(s) !== null && pgDown(s) && s.local.rewindFailed && s.settings.rebuildOnRewindFailure && leaderRunning(s),
-    reason: (s) => `pg_rewind failed; rebuilding from a fresh base backup of ${leaderName(s)}`,
+    reason: (s) => `pg_rewind cannot rewind my data; rebuilding from a fresh base backup of ${leaderName(s)} (the old data directory is kept aside if postgresql.keep_old_data_dir allows)`,
     build: (s) => ({ kind: 'rebuild', leader: leaderName(s) }),
   },
   {
     id: 'follower.rewind-failed',
-    when: 'another member leads; my data could not be rewound and rebuilds are not allowed',
+    when: 'another member leads; pg_rewind found my data impossible to rewind and rebuilds are not allowed',
     action: 'wait',
     applies: (s) => otherLeader(s) !== null && pgDown(s) && s.local.rewindFailed,
-    reason: () => 'pg_rewind failed and rebuild_on_rewind_failure is off: manual action needed (pgwarden ctl reinit)',
+    reason: () => 'pg_rewind cannot rewind my data and rebuild_on_rewind_failure is off: manual action needed (pgwarden ctl reinit)',
   },
   {
     id: 'follower.after-handover',
@@ -510,6 +529,16 @@ export const RULES: readonly Rule[] = [
     action: 'wait',
     applies: (s) => otherLeader(s) !== null && pgDown(s) && lastRanAsPrimary(s) && !leaderRunning(s),
     reason: (s) => `my data last ran as a primary; waiting for leader ${leaderName(s)} to run before rewinding`,
+  },
+  {
+    id: 'follower.rewind-retry',
+    when: 'another member leads; my former-primary data could not be rewound because of a transient error (source refused, timeout); the retry delay has not passed',
+    action: 'wait',
+    applies: (s) => otherLeader(s) !== null && pgDown(s) && lastRanAsPrimary(s) && rewindBackingOff(s),
+    reason: (s) => {
+      const r = s.local.rewindRetry!;
+      return `pg_rewind against ${leaderName(s)} failed transiently (${r.attempts} attempt${r.attempts === 1 ? '' : 's'}): ${r.error}; keeping my data and retrying in ${seconds(r.retryAt - s.local.now)}`;
+    },
   },
   {
     id: 'follower.rewind',

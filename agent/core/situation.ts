@@ -56,7 +56,24 @@ const STANDBY_STATES: readonly ControlState[] = ['shut down in recovery', 'in ar
 
 /** The stopped data directory last ran as a primary (so it may hold WAL the leader lacks). */
 export function lastRanAsPrimary(s: Situation): boolean {
+  // A base backup (or a rewound directory) that never started: its control file may have been
+  // copied from a running primary ("in production"), but recovery from its backup_label makes
+  // it a standby. Treating it as a former primary looped rewind → rebuild (issue 11 item 10).
+  if (s.local.pg.backupLabel === true) return false;
   return !STANDBY_STATES.includes(s.local.pg.controlState);
+}
+
+/** A failed start of PostgreSQL waits for its retry delay. */
+export function startBackingOff(s: Situation): boolean {
+  const r = s.local.startRetry;
+  return r !== null && r !== undefined && s.local.now < r.retryAt;
+}
+
+/** A transient pg_rewind failure against the current leader waits for its retry delay. */
+export function rewindBackingOff(s: Situation): boolean {
+  const r = s.local.rewindRetry;
+  const leader = otherLeader(s);
+  return r !== null && r !== undefined && leader !== null && r.leader === leader && s.local.now < r.retryAt;
 }
 
 export function seconds(ms: number): string {

@@ -156,6 +156,36 @@ export interface PgView {
    * upstream's, as opposed to the upstream merely being unreachable. Absent when unknown.
    */
   readonly walDiverged?: boolean;
+  /**
+   * The data directory holds a `backup_label`: it is a base backup (or a pg_rewind result) whose
+   * recovery has not begun. Its control file may say "in production" (copied from a running
+   * primary), yet it never ran as a primary here: it starts as a standby. Absent when unknown.
+   */
+  readonly backupLabel?: boolean;
+  /** A running server has a parameter change that waits for a restart (pg_settings.pending_restart). */
+  readonly pendingRestart?: boolean;
+  /** Configured credentials that the running server refused (role and PostgreSQL's message; never a secret). */
+  readonly credentialErrors?: readonly CredentialError[];
+}
+
+export interface CredentialError {
+  /** Which configured credential: 'superuser' | 'replication'. */
+  readonly credential: string;
+  readonly username: string;
+  readonly error: string;
+}
+
+/**
+ * A step that failed and is retried after a delay (start of PostgreSQL, a transient pg_rewind
+ * failure): how often it failed in a row, when it may be tried again (monotonic ms), and the
+ * last error (PostgreSQL's own message where there is one).
+ */
+export interface RetryState {
+  readonly attempts: number;
+  readonly retryAt: number;
+  readonly error: string;
+  /** For a rewind: the leader it was run against (a new leader is tried at once). */
+  readonly leader?: string;
 }
 
 export interface LocalView {
@@ -202,8 +232,15 @@ export interface LocalView {
   readonly silentMembers?: readonly string[];
   /** The last `sync` value this agent saw (it survives etcd losing its data; not a restart). */
   readonly lastKnownSync?: SyncState | null;
-  /** The last rewind attempt failed (a rebuild may follow if allowed). */
+  /**
+   * The last rewind attempt found the rewind impossible (no common ancestor, another system,
+   * no checksums/wal_log_hints): a rebuild may follow if allowed. Never set for a transient failure.
+   */
   readonly rewindFailed: boolean;
+  /** pg_rewind failed transiently (source refused, timeout…): retried after a delay, never rebuilt. */
+  readonly rewindRetry?: RetryState | null;
+  /** PostgreSQL failed to start (port in use, bad parameter…): retried after a delay. */
+  readonly startRetry?: RetryState | null;
 }
 
 /** What a peer answered to GET /status during a leader race. */

@@ -112,6 +112,12 @@ export interface Upstream {
   readonly port: number;
 }
 
+/**
+ * What pg_rewind did. 'failed' means the rewind is IMPOSSIBLE (no common ancestor, clusters from
+ * different systems, target without data checksums/wal_log_hints, WAL it needs is gone): only a
+ * rebuild can help. A failure that may pass (source refused or not yet accepting connections,
+ * timeout, authentication, anything unrecognised) is not an outcome: rewind() rejects.
+ */
 export type RewindOutcome = 'rewound' | 'not_needed' | 'failed';
 
 /** The local PostgreSQL. All calls have deadlines; failures reject with a clear message. */
@@ -145,10 +151,29 @@ export interface PostgresNode {
   setUseSlots(on: boolean): Promise<void>;
   /** Set synchronous_standby_names (kept across restarts) and reload; true when it changed. */
   setSynchronousStandbyNames(value: string): Promise<boolean>;
-  /** pg_rewind against the upstream (crash recovery first if needed). */
+  /**
+   * pg_rewind against the upstream (crash recovery first if needed). Resolves 'failed' only for
+   * an impossible rewind; rejects (data directory untouched as far as pg_rewind allows) when the
+   * failure may be transient, with pg_rewind's own message.
+   */
   rewind(from: Upstream): Promise<RewindOutcome>;
-  /** Delete the data directory (before a rebuild). */
+  /** Delete the data directory (a failed bootstrap's fresh one). */
   removeDataDir(): Promise<void>;
+  /**
+   * Before a rebuild: move the data directory out of the way. When postgresql.keep_old_data_dir
+   * is on and free space allows a second copy, it is renamed to `<data_dir>.pgwarden-old-<time>`
+   * (an older such copy is deleted first: at most one is kept); otherwise it is deleted.
+   * Resolves the path it was kept at, or null when it was deleted.
+   */
+  setAsideDataDir(): Promise<string | null>;
+  /** After a rebuild succeeded: delete the copy setAsideDataDir() kept, if any. */
+  discardOldDataDir(): Promise<void>;
+  /**
+   * Apply the cluster-wide PostgreSQL parameters (dynamic config `postgresql.parameters`),
+   * merged under the node's own; rewrites postgresql.conf and reloads a running server when the
+   * merged set changed. Resolves true when it changed.
+   */
+  applyParameters(parameters: Readonly<Record<string, string | number | boolean>>): Promise<boolean>;
   /** On a primary: make sure exactly these physical slots exist (create missing, drop others). */
   syncSlots(names: readonly string[]): Promise<void>;
   /** Called when the postmaster exits without being asked to (crash or kill). */

@@ -17,6 +17,7 @@ import { PgLayout } from './layout.js';
 import { ManagedConf } from './managed-conf.js';
 import { PgObserver } from './observer.js';
 import { PostmasterKeeper } from './postmaster.js';
+import { discardOldCopies, keepAside } from './old-data-dir.js';
 import { ensureSourceCheckpoint, runRewind } from './rewind.js';
 import { syncPhysicalSlots } from './slots.js';
 import { ProbeConnection, withConnection, type ConnConfig } from './sql.js';
@@ -230,10 +231,18 @@ export class PostgresAdapter implements PostgresNode {
       } catch (err) {
         this.#log.warn({ err: (err as Error).message, from: from.name }, 'cannot check the rewind source checkpoint');
       }
-      const outcome = await runRewind({
-        binDir: this.#pg.bin_dir, dataDir: this.dataDir, owner: this.#owner, from, superuser: this.#pg.superuser.username,
-        passfile: this.#layout.passfile, timeoutMs: this.#opts.rewindTimeoutMs, log: this.#log, clock: this.#clock,
-      });
+      let outcome: RewindOutcome;
+      try {
+        outcome = await runRewind({
+          binDir: this.#pg.bin_dir, dataDir: this.dataDir, owner: this.#owner, from, superuser: this.#pg.superuser.username,
+          passfile: this.#layout.passfile, timeoutMs: this.#opts.rewindTimeoutMs, log: this.#log, clock: this.#clock,
+        });
+      } catch (err) {
+        // Transient (source refused, timeout…): the data stays; put our config back and let the caller retry.
+        this.#conf.upstream = previous;
+        await this.#conf.write().catch((e: unknown) => this.#log.error({ err: (e as Error).message }, 'cannot rewrite the config after pg_rewind'));
+        throw err;
+      }
       // pg_rewind copied the source's config files: put ours back. A rewound (or already
       // consistent) former primary must only ever start as a standby of `from`.
       try {
@@ -261,6 +270,59 @@ export class PostgresAdapter implements PostgresNode {
       this.#observer.forgetControlData();
       this.#log.info({ dataDir: this.dataDir }, 'data dir removed');
     }));
+  }
+
+  async setAsideDataDir(): Promise<string | null> {
+    return this.#serial('setAsideDataDir', () => this.#dataDirOp('setAsideDataDir', async () => {
+      await this.#postmaster.requireStopped();
+      let kept: string | null = null;
+      if (this.#pg.keep_old_data_dir !== false && (await isInitialized(this.dataDir))) {
+        const stamp = new Date(this.#clock.wallNow()).toISOString().replace(/[:.]/g, '-');
+        kept = await keepAside(this.dataDir, stamp, this.#log);
+      }
+      if (kept === null) {
+        await removeIfExists(this.dataDir);
+        this.#log.info({ dataDir: this.dataDir }, 'data dir removed');
+      }
+      this.#conf.upstream = null;
+      this.#observer.forgetControlData();
+      return kept;
+    }));
+  }
+
+  async discardOldDataDir(): Promise<void> {
+    await discardOldCopies(this.dataDir, this.#log);
+  }
+
+  // ---------------------------------------------------------------- parameters
+
+  #parametersKey: string | null = null;
+
+  async applyParameters(parameters: Readonly<Record<string, string | number | boolean>>): Promise<boolean> {
+    const key = JSON.stringify(Object.entries(parameters).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    if (key === this.#parametersKey) return false;
+    const first = this.#parametersKey === null;
+    this.#parametersKey = key;
+    this.#conf.clusterParameters = { ...parameters };
+    if (!(await isInitialized(this.dataDir))) return true;
+    try {
+      await this.#conf.write();
+      if (this.#postmaster.pm?.alive) {
+        await withConnection(this.#layout.actionConnection(5000), this.#clock, (client) => client.query('SELECT pg_reload_conf()'));
+      }
+    } catch (err) {
+      this.#parametersKey = null; // not applied: try again at the next call
+      throw err;
+    }
+    const overridden = Object.keys(parameters).filter((k) => Object.keys(this.#pg.parameters).some((l) => l.toLowerCase() === k.toLowerCase()));
+    this.#log[first ? 'debug' : 'info']({ parameters, overridden_by_node: overridden },
+      'cluster-wide PostgreSQL parameters applied (postgresql.conf rewritten and reloaded; restart-only changes show as pending_restart)');
+    return true;
+  }
+
+  /** Check the configured credentials against the running server now (also done every minute by probe()). */
+  checkCredentials(): Promise<void> {
+    return this.#observer.checkCredentials();
   }
 
   // ---------------------------------------------------------------- roles

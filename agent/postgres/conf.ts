@@ -70,6 +70,24 @@ export interface ConfInput {
   readonly synchronousStandbyNames: string;
   /** Stream through a physical slot named after this member (dynamic config use_slots). */
   readonly useSlots?: boolean;
+  /**
+   * Cluster-wide parameters (dynamic config `postgresql.parameters`, set with `ctl edit-config`).
+   * The node's own `postgresql.parameters` (pgwarden.yml) win over them, name by name.
+   */
+  readonly clusterParameters?: Readonly<Record<string, GucValue>>;
+}
+
+/**
+ * The parameters in force: cluster-wide ones first, the node's own over them (names compared
+ * case-insensitively, as PostgreSQL does). Each entry names where it came from, for warnings.
+ */
+export function mergeParameters(
+  cluster: Readonly<Record<string, GucValue>>, local: Readonly<Record<string, GucValue>>,
+): Map<string, { value: GucValue; from: string }> {
+  const merged = new Map<string, { value: GucValue; from: string }>();
+  for (const [k, v] of Object.entries(cluster)) merged.set(k.toLowerCase(), { value: v, from: `dynamic config postgresql.parameters.${k}` });
+  for (const [k, v] of Object.entries(local)) merged.set(k.toLowerCase(), { value: v, from: `postgresql.parameters.${k}` });
+  return merged;
 }
 
 export interface Rendered {
@@ -116,27 +134,26 @@ export function renderPostgresqlConf(input: ConfInput): Rendered {
     ['recovery_target_timeline', 'latest'],
     ['unix_socket_permissions', '0700'],
   ]);
-  for (const [rawKey, value] of Object.entries(input.pg.parameters)) {
-    const key = rawKey.toLowerCase();
+  for (const [key, { value, from }] of mergeParameters(input.clusterParameters ?? {}, input.pg.parameters)) {
     if (MANAGED.has(key)) {
-      warnings.push(`postgresql.parameters.${rawKey} is managed by pgwarden and ignored`);
+      warnings.push(`${from} is managed by pgwarden and ignored`);
       continue;
     }
     const min = MINIMUMS[key];
     if (min !== undefined) {
       const n = asNumber(value);
       if (n === null || n < min) {
-        warnings.push(`postgresql.parameters.${rawKey}=${String(value)} raised to ${min} (replication needs it)`);
+        warnings.push(`${from}=${String(value)} raised to ${min} (replication needs it)`);
         settings.set(key, min);
         continue;
       }
     }
     if (key === 'wal_level' && !['replica', 'logical'].includes(String(value).toLowerCase())) {
-      warnings.push(`postgresql.parameters.wal_level=${String(value)} replaced by replica (replication needs it)`);
+      warnings.push(`${from}=${String(value)} replaced by replica (replication needs it)`);
       continue;
     }
     if ((key === 'hot_standby' || key === 'wal_log_hints') && !['on', 'true', '1', 'yes'].includes(String(value).toLowerCase())) {
-      warnings.push(`postgresql.parameters.${rawKey}=${String(value)} ignored: pgwarden needs it on (probes of standbys, pg_rewind)`);
+      warnings.push(`${from}=${String(value)} ignored: pgwarden needs it on (probes of standbys, pg_rewind)`);
       continue;
     }
     settings.set(key, value);
@@ -147,7 +164,8 @@ export function renderPostgresqlConf(input: ConfInput): Rendered {
   settings.set('synchronous_standby_names', input.synchronousStandbyNames);
 
   const lines = [
-    `${CONF_MARKER}: rewritten before every start. Set parameters in pgwarden.yml (postgresql.parameters);`,
+    `${CONF_MARKER}: rewritten before every start. Set parameters with pgwarden ctl edit-config (cluster-wide)`,
+    '# or in pgwarden.yml postgresql.parameters (this node; wins over the cluster-wide value);',
     '# settings later in this file win over earlier ones, and postgresql.auto.conf wins over this file.',
     `include ${quoteGuc(BASE_CONF)}`,
     '',

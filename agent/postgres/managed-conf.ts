@@ -16,6 +16,8 @@ export class ManagedConf {
   upstream: Upstream | null | undefined = undefined;
   /** Whether replicas stream through a slot (dynamic config use_slots). */
   useSlots = true;
+  /** Cluster-wide parameters (dynamic config postgresql.parameters); the node's own win over them. */
+  clusterParameters: Readonly<Record<string, string | number | boolean>> = {};
   /** synchronous_standby_names we manage; null until read from our postgresql.conf. */
   ssn: string | null = null;
   readonly #warned = new Set<string>();
@@ -80,6 +82,7 @@ export class ManagedConf {
       name: this.#name, pg: this.#pg, socketDir: this.#layout.runDir, passfile: this.#layout.passfile, upstream,
       synchronousStandbyNames: this.ssn,
       useSlots: this.useSlots,
+      clusterParameters: this.clusterParameters,
     });
     const hba = renderHba(this.#pg);
     this.#warnOnce([...rendered.warnings, ...hba.warnings]);

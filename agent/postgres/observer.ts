@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { ReplicationRow } from '../ports/ports.js';
 import { readLogSince, readiness } from './control.js';
 import { readControlData, type ControlData } from './controldata.js';
+import { CredentialChecker } from './credentials.js';
 import type { Owner } from './exec.js';
 import { exists, isInitialized } from './fsutil.js';
 import type { PgLayout } from './layout.js';
@@ -40,9 +41,24 @@ export class PgObserver {
   #lastReplication: ReplicationRow[] = [];
   /** Server log size when the upstream last changed: older WAL receiver errors are not about it. */
   upstreamLogMark = 0;
+  readonly #credentials: CredentialChecker;
 
   constructor(parts: ObserverParts) {
     this.#p = parts;
+    this.#credentials = new CredentialChecker(parts.pg, parts.log, parts.clock);
+  }
+
+  /** Check the configured credentials against the running server now (tests, start-up). */
+  checkCredentials(): Promise<void> {
+    return this.#credentials.check();
+  }
+
+  /** A running server: check the credentials when due (in the background) and report the last result. */
+  #withCredentials(view: PgView): PgView {
+    const pm = this.#p.postmaster.pm;
+    if (pm?.alive) this.#credentials.maybeCheck(pm.pid);
+    const errors = this.#credentials.errors;
+    return errors.length > 0 ? { ...view, credentialErrors: errors } : view;
   }
 
   /** pg_control is about to change (a data-dir operation): do not trust the cached reading. */
@@ -127,7 +143,7 @@ export class PgObserver {
       if (proc === 'running') {
         try {
           const [row] = await probeConn.query<ProbeRow>(PROBE_SQL);
-          if (row) return await this.#withDivergence(await this.#withKnownTimeline(viewFromProbe(row, upstream)));
+          if (row) return this.#withCredentials(await this.#withDivergence(await this.#withKnownTimeline(viewFromProbe(row, upstream))));
         } catch (err) {
           log.debug({ err: (err as Error).message }, 'probe query failed');
         }
@@ -139,6 +155,7 @@ export class PgObserver {
         ...base, dataDir: 'initialized', process: proc, upstream,
         systemId: cd?.systemId ?? null, timeline: cd?.timeline ?? null, controlState: cd?.state ?? 'unknown',
         checkpointLsn: cd?.checkpointLsn ?? null,
+        backupLabel: await exists(path.join(layout.dataDir, 'backup_label')),
       };
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'probe failed');

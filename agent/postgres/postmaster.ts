@@ -17,6 +17,25 @@ import type { ProbeConnection } from './sql.js';
 const SHM_BUSY = /pre-existing shared memory block .* is still in use/;
 const MAX_START_ATTEMPTS = 20;
 
+const SEVERE = /\b(?:FATAL|PANIC|ERROR):\s+(.*)$/;
+const COULD_NOT = /\bLOG:\s+(could not .*)$/;
+
+/**
+ * PostgreSQL's own reason for a failed start, from the server log it wrote while starting: the
+ * FATAL/PANIC/ERROR lines and the "could not …" lines before them (e.g. `could not bind IPv4
+ * address "127.0.0.1": Address already in use; could not create any TCP/IP sockets`). Falls back
+ * to the last lines of the log.
+ */
+export function postgresComplaint(log: string): string {
+  const found: string[] = [];
+  for (const line of log.split('\n')) {
+    const m = SEVERE.exec(line) ?? COULD_NOT.exec(line);
+    const text = m?.[1]?.trim();
+    if (text && !found.includes(text)) found.push(text);
+  }
+  return (found.length > 0 ? found.slice(-4).join('; ') : tail(log, 4) || 'no message in the server log').slice(0, 500);
+}
+
 export interface PostmasterTimeouts {
   readonly startTimeoutMs: number;
   readonly stopTimeoutMs: number;
@@ -168,7 +187,8 @@ export class PostmasterKeeper {
           continue;
         }
         const info = await pm.exited;
-        throw new Error(`postgres exited while starting (${info.code ?? info.signal}): ${tail(out, 6)}`);
+        this.#p.log.debug({ exit: info.code ?? info.signal, log: tail(out, 12) }, 'postgres exited while starting');
+        throw new Error(`postgres could not start (exit ${info.code ?? info.signal}): ${postgresComplaint(out)}`);
       }
     }
   }

@@ -19,7 +19,8 @@ SELECT r.rec AS in_recovery,
        w.received_tli AS received_tli,
        w.status AS receiver_status,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
-       (SELECT min_recovery_end_timeline FROM pg_control_recovery()) AS min_recovery_tli
+       (SELECT min_recovery_end_timeline FROM pg_control_recovery()) AS min_recovery_tli,
+       (SELECT coalesce(bool_or(pending_restart), false) FROM pg_settings) AS pending_restart
   FROM r LEFT JOIN pg_stat_wal_receiver w ON true`;
 
 export interface ProbeRow {
@@ -35,6 +36,7 @@ export interface ProbeRow {
   receiver_status: string | null;
   checkpoint_tli: number | null;
   min_recovery_tli: number | null;
+  pending_restart?: boolean | null;
 }
 
 /** An LSN as PostgreSQL prints it (0/3000060), or null when absent or unreadable. */
@@ -68,6 +70,7 @@ export function viewFromProbe(row: ProbeRow, upstream: string | null): PgView {
       upstream: null,
       streaming: false,
       controlState: 'in production', checkpointLsn: null,
+      pendingRestart: row.pending_restart === true,
     };
   }
   // Replica: the receiver's timeline when it runs; else the best local knowledge (restartpoint or
@@ -87,6 +90,7 @@ export function viewFromProbe(row: ProbeRow, upstream: string | null): PgView {
     controlState: 'in archive recovery', checkpointLsn: null,
     replayPaused: row.replay_paused === true,
     replayedAt: row.replayed_at ?? null,
+    pendingRestart: row.pending_restart === true,
   };
 }
 

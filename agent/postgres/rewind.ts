@@ -19,12 +19,36 @@ export interface RewindParams {
   readonly clock: Clock;
 }
 
-/** Map pg_rewind's exit and output to an outcome. */
-export function rewindOutcome(code: number | null, output: string): RewindOutcome {
-  if (code !== 0) return 'failed';
+/**
+ * pg_rewind errors that no retry can fix: only a rebuild can. Anything else (the source refused
+ * the connection or is starting up or shutting down, a timeout, authentication, an error we do
+ * not recognise) is treated as transient: the data directory is kept and the rewind retried.
+ */
+const IMPOSSIBLE: readonly RegExp[] = [
+  /could not find common ancestor/i,
+  /are from different systems/i,
+  /clusters are not compatible with this version of pg_rewind/i,
+  /needs to use either data checksums or "?wal_log_hints/i,
+  /could not find previous WAL record/i,
+  /could not find WAL file .* in (?:the )?target/i,
+];
+
+/** Map pg_rewind's exit and output to an outcome ('transient': it may work when tried again). */
+export function rewindOutcome(code: number | null, output: string): RewindOutcome | 'transient' {
+  if (code !== 0) return IMPOSSIBLE.some((re) => re.test(output)) ? 'failed' : 'transient';
   if (/no rewind required/i.test(output)) return 'not_needed';
   return 'rewound';
 }
+
+/** pg_rewind's own error (its first "error:"/"fatal:" line), for logs and the decision's reason. */
+export function rewindError(output: string): string {
+  const lines = output.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const err = lines.find((l) => /\b(error|fatal):/i.test(l)) ?? lines.at(-1) ?? 'no output';
+  return err.replace(/^pg_rewind:\s*/, '').slice(0, 300);
+}
+
+/** A pg_rewind failure that may pass (source unreachable…): the data directory is kept. */
+export class TransientRewindError extends Error {}
 
 /**
  * PostgreSQL 15's pg_rewind reads the source's timeline from its control file, which a freshly
@@ -57,9 +81,14 @@ export async function runRewind(p: RewindParams): Promise<RewindOutcome> {
     env, owner: p.owner, timeoutMs: p.timeoutMs, clock: p.clock,
   });
   const output = `${r.stdout}\n${r.stderr}`;
-  const outcome = r.timedOut ? 'failed' : rewindOutcome(r.code, output);
+  const outcome = r.timedOut ? 'transient' : rewindOutcome(r.code, output);
+  if (outcome === 'transient') {
+    const why = r.timedOut ? `timed out after ${Math.round(p.timeoutMs / 1000)} s` : rewindError(r.stderr || output);
+    p.log.warn({ from: p.from.name, exit: r.code, signal: r.signal, timedOut: r.timedOut, stderr: tail(r.stderr, 20) }, `pg_rewind failed, may be transient: ${why}`);
+    throw new TransientRewindError(`pg_rewind: ${why}`);
+  }
   if (outcome === 'failed') {
-    p.log.error({ from: p.from.name, exit: r.code, signal: r.signal, timedOut: r.timedOut, stderr: tail(r.stderr, 20) }, 'pg_rewind failed');
+    p.log.error({ from: p.from.name, exit: r.code, stderr: tail(r.stderr, 20) }, `pg_rewind cannot rewind this data directory: ${rewindError(r.stderr || output)}`);
   } else {
     p.log.info({ from: p.from.name, outcome, ms: Math.round(r.durationMs) }, 'pg_rewind finished');
   }

@@ -1,7 +1,7 @@
 // What an action may use while it carries out a decision (actions.ts, handover.ts,
 // sync-manager.ts), what it reports while it runs (Progress), and what it leaves for the HA loop
 // to fold into its state when it is done (ActionOutcome). The loop builds the context once.
-import type { HaSettings, LeaderStatus, Lsn, PgState, PgView } from '../core/types.js';
+import type { HaSettings, LeaderStatus, Lsn, PgState, PgView, RetryState } from '../core/types.js';
 import type { DynamicConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
@@ -57,6 +57,10 @@ export type Progress =
 /** What an action leaves behind for the loop's state (absent fields: unchanged). */
 export interface ActionOutcome {
   readonly rewindFailed?: boolean;
+  /** A transient pg_rewind failure to retry after a delay (null: none pending). */
+  readonly rewindRetry?: RetryState | null;
+  /** A failed start of PostgreSQL to retry after a delay (null: none pending). */
+  readonly startRetry?: RetryState | null;
   /** A planned handover released the key cleanly (until PostgreSQL runs again). */
   readonly cleanHandover?: boolean;
   /** The synchronous replication outcome of a leader cycle. */

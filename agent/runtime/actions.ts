@@ -32,13 +32,12 @@ export async function execute(
     case 'initialize_cluster':
       return initializeCluster(ctx, cluster, local);
     case 'clone_from_leader':
-      return rebuild(ctx, upstreamOf(cluster, a.leader), false);
+      return rebuild(ctx, upstreamOf(cluster, a.leader), false, local);
     case 'rebuild':
-      return rebuild(ctx, upstreamOf(cluster, a.leader), true);
+      return rebuild(ctx, upstreamOf(cluster, a.leader), true, local);
     case 'start_replica':
       await ctx.pg.configureStandby(a.leader ? upstreamOf(cluster, a.leader) : null);
-      await withActivity(ctx, 'starting', () => ctx.pg.start());
-      return NO_OUTCOME;
+      return startPostgres(ctx, local);
     case 'start_primary':
       if (!mayServeAsPrimary(ctx)) {
         ctx.logger.warn({ action: 'start_primary' }, 'the leader key is not mine within my lease; not starting as primary');
@@ -46,8 +45,7 @@ export async function execute(
       }
       ctx.lease.arm(true);
       await ctx.pg.configurePrimary();
-      await withActivity(ctx, 'starting', () => ctx.pg.start());
-      return NO_OUTCOME;
+      return startPostgres(ctx, local);
     case 'renew_leader':
       return publishLeaderState(ctx, cluster, local);
     case 'race':
@@ -92,30 +90,95 @@ export async function execute(
   }
 }
 
-async function rebuild(ctx: ActionContext, from: Upstream, wipe: boolean): Promise<ActionOutcome> {
+async function rebuild(ctx: ActionContext, from: Upstream, wipe: boolean, local: LocalView): Promise<ActionOutcome> {
   await withActivity(ctx, 'creating replica', async () => {
     if (wipe) {
       await ctx.pg.stop('fast');
-      await ctx.pg.removeDataDir();
+      await ctx.pg.setAsideDataDir();
     }
     await ctx.pg.basebackup(from);
   });
   await ctx.pg.configureStandby(from);
-  await withActivity(ctx, 'starting', () => ctx.pg.start());
-  return { rewindFailed: false };
+  return { rewindFailed: false, rewindRetry: null, ...(await startPostgres(ctx, local)) };
 }
 
+/** Delay before start attempt n+1 after n failed starts: 1 s, 2 s, 4 s … at most 30 s. */
+export function startRetryDelayMs(failures: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.max(0, failures - 1));
+}
+
+/** Delay before pg_rewind attempt n+1 after n transient failures: 2 s, 4 s … at most 60 s. */
+export function rewindRetryDelayMs(failures: number): number {
+  return Math.min(60_000, 2000 * 2 ** Math.max(0, failures - 1));
+}
+
+/** After this many transient pg_rewind failures in a row an operator is told (retries go on). */
+export const REWIND_RETRIES_BEFORE_ALERT = 10;
+
+const errorText = (err: unknown): string =>
+  (err instanceof Error ? err.message : String(err)).replace(/^(start|rewind): /, '');
+
+/**
+ * Start PostgreSQL. A failure (port in use, a bad parameter, no space…) is not a sign that the
+ * data diverged: it is recorded with PostgreSQL's own message and retried after a growing delay
+ * (rule start.backoff), logged once per distinct message, and never answered with a rewind or
+ * rebuild. A start aborted by stop() is not a failure.
+ */
+async function startPostgres(ctx: ActionContext, local: LocalView): Promise<ActionOutcome> {
+  const previous = local.startRetry ?? null;
+  try {
+    await withActivity(ctx, 'starting', () => ctx.pg.start());
+  } catch (err) {
+    const error = errorText(err);
+    if (/start aborted/.test(error)) throw err;
+    const attempts = (previous?.attempts ?? 0) + 1;
+    const delay = startRetryDelayMs(attempts);
+    const fields = { action: 'start', attempts, retry_in_ms: delay, err: error };
+    if (error !== previous?.error) ctx.logger.error(fields, `PostgreSQL could not start: ${error}; retrying with backoff`);
+    else ctx.logger.debug(fields, 'PostgreSQL could not start (same error)');
+    return { startRetry: { attempts, retryAt: ctx.clock.now() + delay, error } };
+  }
+  if (previous) ctx.logger.info({ action: 'start', failed_attempts: previous.attempts }, 'PostgreSQL started after failed attempts');
+  await ctx.pg.discardOldDataDir().catch((err: unknown) =>
+    ctx.logger.warn({ err: String(err) }, 'could not delete the old data directory kept aside'));
+  return { startRetry: null };
+}
+
+/**
+ * pg_rewind against the leader. Only an impossible rewind (outcome 'failed') may lead to a
+ * rebuild (rule follower.rebuild-after-rewind-failed); a rejection (source refused, timeout…)
+ * keeps the data directory and is retried after a growing delay (rule follower.rewind-retry).
+ */
 async function rewind(ctx: ActionContext, from: Upstream, local: LocalView): Promise<ActionOutcome> {
-  let outcome: Awaited<ReturnType<PostgresNode['rewind']>> = 'failed';
+  let outcome: Awaited<ReturnType<PostgresNode['rewind']>> | null = null;
+  let transient: string | null = null;
   await withActivity(ctx, 'rewinding', async () => {
     if (local.pg.process === 'running') await ctx.pg.stop('fast');
-    outcome = await ctx.pg.rewind(from);
+    try {
+      outcome = await ctx.pg.rewind(from);
+    } catch (err) {
+      transient = errorText(err);
+    }
   });
-  ctx.logger.info({ action: 'rewind', outcome, leader: from.name }, `pg_rewind against ${from.name}: ${outcome}`);
-  if (outcome === 'failed') return { rewindFailed: true };
+  if (transient !== null) {
+    const error: string = transient;
+    const previous = local.rewindRetry?.leader === from.name ? local.rewindRetry : null;
+    const attempts = (previous?.attempts ?? 0) + 1;
+    const delay = rewindRetryDelayMs(attempts);
+    const fields = { action: 'rewind', leader: from.name, attempts, retry_in_ms: delay, err: error };
+    if (attempts === REWIND_RETRIES_BEFORE_ALERT) {
+      ctx.logger.error(fields, `pg_rewind against ${from.name} has failed ${attempts} times in a row (${error}); the data directory is kept and retries go on every ${Math.round(rewindRetryDelayMs(attempts) / 1000)} s; to rebuild this node instead, run pgwarden ctl reinit`);
+    } else if (error !== previous?.error) {
+      ctx.logger.warn(fields, `pg_rewind against ${from.name} failed, may be transient: ${error}; keeping my data and retrying`);
+    } else {
+      ctx.logger.debug(fields, 'pg_rewind failed again (same error)');
+    }
+    return { rewindRetry: { attempts, retryAt: ctx.clock.now() + delay, error, leader: from.name } };
+  }
+  ctx.logger.info({ action: 'rewind', outcome, leader: from.name }, `pg_rewind against ${from.name}: ${outcome === 'failed' ? 'impossible' : outcome}`);
+  if (outcome === 'failed') return { rewindRetry: null, rewindFailed: true };
   await ctx.pg.configureStandby(from);
-  await withActivity(ctx, 'starting', () => ctx.pg.start());
-  return { rewindFailed: false };
+  return { rewindRetry: null, rewindFailed: false, ...(await startPostgres(ctx, local)) };
 }
 
 async function race(ctx: ActionContext, cluster: ClusterView, decidedAt: number | null, local: LocalView): Promise<ActionOutcome> {

@@ -1,7 +1,7 @@
 // The HA loop: observe (etcd + PostgreSQL) → decide (pure core) → act → publish. One cycle every
 // loop_wait, or at once when etcd reports a change (leader key deleted/expired) or the
 // postmaster dies, so replicas react within milliseconds rather than at the next tick.
-import type { ClusterView, Decision, HaSettings, LeaderStatus, LocalView, PgState, PgView, SyncState } from '../core/types.js';
+import type { ClusterView, Decision, HaSettings, LeaderStatus, LocalView, PgState, PgView, RetryState, SyncState } from '../core/types.js';
 import type { DynamicConfig } from '../config/types.js';
 import { decide } from '../core/decide.js';
 import type { Clock } from '../clock.js';
@@ -53,6 +53,8 @@ export class HaLoop {
   #pgDownSince: number | null = null;
   #notStreamingSince: number | null = null;
   #rewindFailed = false;
+  #rewindRetry: RetryState | null = null;
+  #startRetry: RetryState | null = null;
   #cleanHandover = false;
   /** The last `status` this agent published as leader (written only when it changes). */
   #lastStatus: LeaderStatus | null = null;
@@ -217,6 +219,8 @@ export class HaLoop {
     const snapshot = await this.#readCluster();
     await this.deps.pg.setUseSlots(this.#dynamic.use_slots).catch((err: unknown) =>
       logger.warn({ err: String(err) }, 'could not apply use_slots'));
+    await this.deps.pg.applyParameters(this.#dynamic.postgresql.parameters).catch((err: unknown) =>
+      logger.warn({ err: String(err) }, 'could not apply the cluster-wide PostgreSQL parameters'));
     const pg = await this.deps.pg.probe();
     this.#track(pg);
     const local = await this.#localView(pg, snapshot !== null);
@@ -265,6 +269,8 @@ export class HaLoop {
       initializeAbsentSince: this.#initializeAbsentSince,
       silentMembers: this.#silentMembers(clock.now()),
       lastKnownSync: this.#lastKnownSync,
+      rewindRetry: this.#rewindRetry,
+      startRetry: this.#startRetry,
       cleanHandover: this.#cleanHandover,
       wallNow: clock.wallNow(),
     };
@@ -330,6 +336,7 @@ export class HaLoop {
     const down = pg.dataDir === 'initialized' && (pg.process === 'stopped' || pg.process === 'crashed');
     // A clean handover only matters until PostgreSQL runs again (as the new leader's replica).
     if (pg.process === 'running') {
+      this.#startRetry = null;
       this.#cleanHandover = false;
       this.#serving = true;
     }
@@ -372,6 +379,7 @@ export class HaLoop {
       lastDecision: this.#lastDecision,
       lastCycleAt: decision ? clock.now() : prev.lastCycleAt,
       settings: this.#settings,
+      pendingRestart: pgView.pendingRestart === true,
       dynamicConfig: this.#cluster === null ? null : this.#dynamic,
     });
   }
@@ -407,6 +415,8 @@ export class HaLoop {
   /** What a finished action leaves behind, folded into the loop's state. */
   #fold(o: ActionOutcome): void {
     if (o.rewindFailed !== undefined) this.#rewindFailed = o.rewindFailed;
+    if (o.rewindRetry !== undefined) this.#rewindRetry = o.rewindRetry;
+    if (o.startRetry !== undefined) this.#startRetry = o.startRetry;
     if (o.cleanHandover !== undefined) this.#cleanHandover = o.cleanHandover;
     if (o.lastStatus) this.#lastStatus = o.lastStatus;
     if (o.sync) this.deps.store.update({ syncState: o.sync.plan.state, syncStandbys: o.sync.published });

@@ -354,9 +354,14 @@ export class SimPostgres {
       if (epoch !== this.#epoch || !this.hostUp) return done('rewind: interrupted');
       const src = this.env.pg(source);
       const d = this.data;
-      if (!d || !src?.data || src.process !== 'running' || !this.env.net.up(this.host, src.host) || src.data.systemId !== d.systemId) {
-        this.#log(`pg_rewind against ${source} failed: source unreachable`);
+      if (d && src?.data && src.data.systemId !== d.systemId) {
+        this.#log(`pg_rewind against ${source} failed: source and target clusters are from different systems`);
         return done(null, 'failed');
+      }
+      if (!d || !src?.data || src.process !== 'running' || !this.env.net.up(this.host, src.host)) {
+        // As the real adapter: a failure that may pass rejects (the agent retries, never rebuilds on it).
+        this.#log(`pg_rewind against ${source} failed: source unreachable`);
+        return done('rewind: could not connect to the source server');
       }
       if (isPrefix(d.branch, d.flush, src.data.branch, src.data.flush)) {
         this.#log(`pg_rewind against ${source}: not needed`);

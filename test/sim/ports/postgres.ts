@@ -132,6 +132,21 @@ export class SimPgNode implements PostgresNode {
     return this.#call('remove data dir', (done) => this.env.pg.removeDataDir(done));
   }
 
+  /** Kept copies are not modelled: the old data directory is removed. */
+  async setAsideDataDir(): Promise<string | null> {
+    await this.removeDataDir();
+    return null;
+  }
+
+  discardOldDataDir(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** PostgreSQL parameters are not modelled. */
+  applyParameters(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
   syncSlots(): Promise<void> {
     return Promise.resolve();
   }

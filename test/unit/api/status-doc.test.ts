@@ -70,3 +70,19 @@ describe('documentRole', () => {
     expect(documentRole({ ...s, pg: { ...s.pg, controlState } })).toBe(role);
   });
 });
+
+describe('issue 11 items 10, 14, 17 in the status document', () => {
+  it('reports refused credentials without secrets, and pending_restart', () => {
+    const base = primaryState({ pendingRestart: true });
+    const doc = buildStatusDoc({ ...base, pg: { ...base.pg, credentialErrors: [{ credential: 'superuser', username: 'postgres', error: 'password authentication failed for user "postgres"' }] } });
+    expect(doc.pending_restart).toBe(true);
+    expect(doc.credential_errors).toEqual([{ credential: 'superuser', username: 'postgres', error: 'password authentication failed for user "postgres"' }]);
+    expect(buildStatusDoc(primaryState()).credential_errors).toBeUndefined();
+  });
+
+  it('a stopped base backup that never started is a replica, whatever its copied control file says', () => {
+    const s = withPgStopped(replicaState());
+    expect(documentRole({ ...s, pg: { ...s.pg, role: null, controlState: 'in production', backupLabel: true } })).toBe('replica');
+    expect(documentRole({ ...s, pg: { ...s.pg, role: null, controlState: 'in production' } })).toBe('primary');
+  });
+});

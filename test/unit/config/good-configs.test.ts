@@ -45,6 +45,7 @@ describe('minimal config', () => {
         replication: { username: 'replicator' },
         parameters: {},
         pg_hba: [],
+        keep_old_data_dir: true,
       },
       tags: { nofailover: false, failover_priority: 1, noloadbalance: false, nosync: false },
       bootstrap: { dcs: DEFAULT_DYNAMIC_CONFIG },

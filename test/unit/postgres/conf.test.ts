@@ -174,3 +174,24 @@ describe('use_slots', () => {
     expect(settings(renderPostgresqlConf(input({ useSlots: false })).text).get('primary_slot_name')).toBe("''");
   });
 });
+
+describe('cluster-wide parameters (dynamic config postgresql.parameters, issue 11 item 13)', () => {
+  it('are rendered, and the node\'s own postgresql.parameters win name by name (case-insensitive)', () => {
+    const { text } = renderPostgresqlConf(input({
+      pg: pgCfg({ parameters: { Work_Mem: '8MB' } }),
+      clusterParameters: { work_mem: '64MB', maintenance_work_mem: '128MB', max_connections: 200 },
+    }));
+    expect(text).toMatch(/^work_mem = '8MB'$/m);
+    expect(text).not.toMatch(/64MB/);
+    expect(text).toMatch(/^maintenance_work_mem = '128MB'$/m);
+    expect(text).toMatch(/^max_connections = 200$/m);
+  });
+
+  it('cannot override managed settings or the replication minimums', () => {
+    const { text, warnings } = renderPostgresqlConf(input({ clusterParameters: { port: 1, max_wal_senders: 2, hot_standby: 'off' } }));
+    expect(text).not.toMatch(/^port = 1$/m);
+    expect(text).toMatch(/^max_wal_senders = 10$/m);
+    expect(text).toMatch(/^hot_standby = on$/m);
+    expect(warnings.join('\n')).toMatch(/dynamic config postgresql\.parameters\.port is managed by pgwarden/);
+  });
+});

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseBasebackupProgress } from '../../../agent/postgres/bootstrap.js';
 import { parsePidFile } from '../../../agent/postgres/procfs.js';
+import { postgresComplaint } from '../../../agent/postgres/postmaster.js';
 import { timelineForkedBehindUs, timelineOfWalFile, viewFromProbe, walRefusedAsDiverged, type ProbeRow } from '../../../agent/postgres/probe.js';
-import { rewindOutcome } from '../../../agent/postgres/rewind.js';
+import { rewindError, rewindOutcome } from '../../../agent/postgres/rewind.js';
 import { planSlots } from '../../../agent/postgres/slots.js';
 import { scramVerifier } from '../../../agent/postgres/sql.js';
 
@@ -48,6 +49,7 @@ describe('viewFromProbe', () => {
     expect(v).toEqual({
       dataDir: 'initialized', process: 'running', role: 'primary', systemId: '7', timeline: 2, walLsn: 0x16b374d848,
       receivedLsn: null, replayedLsn: null, upstream: null, streaming: false, controlState: 'in production', checkpointLsn: null,
+      pendingRestart: false,
     });
   });
   it('maps a streaming replica', () => {
@@ -112,11 +114,29 @@ describe('timelineForkedBehindUs', () => {
 });
 
 describe('rewindOutcome', () => {
-  it('distinguishes rewound, not needed and failed', () => {
+  it('distinguishes rewound, not needed, impossible (failed) and transient', () => {
     expect(rewindOutcome(0, 'pg_rewind: servers diverged at WAL location 0/3000148 on timeline 1\npg_rewind: Done!')).toBe('rewound');
     expect(rewindOutcome(0, 'pg_rewind: source and target cluster are on the same timeline\npg_rewind: no rewind required')).toBe('not_needed');
-    expect(rewindOutcome(1, 'pg_rewind: error: could not connect')).toBe('failed');
-    expect(rewindOutcome(null, '')).toBe('failed');
+    expect(rewindOutcome(null, '')).toBe('transient');
+  });
+
+  it.each([
+    ['pg_rewind: error: could not connect to server: connection to server at "127.0.0.1", port 5433 failed: Connection refused', 'transient'],
+    ['pg_rewind: error: connection to server at "10.0.0.2", port 5432 failed: FATAL:  the database system is starting up', 'transient'],
+    ['pg_rewind: error: connection to server at "10.0.0.2", port 5432 failed: FATAL:  the database system is shutting down', 'transient'],
+    ['pg_rewind: error: connection to server at "10.0.0.2", port 5432 failed: timeout expired', 'transient'],
+    ['pg_rewind: error: connection to server failed: FATAL:  password authentication failed for user "postgres"', 'transient'],
+    ['pg_rewind: error: something nobody has seen before', 'transient'],
+    ["pg_rewind: error: could not find common ancestor of the source and target cluster's timelines", 'failed'],
+    ['pg_rewind: error: source and target clusters are from different systems', 'failed'],
+    ['pg_rewind: error: target server needs to use either data checksums or "wal_log_hints = on"', 'failed'],
+    ['pg_rewind: error: could not find previous WAL record at 0/3000028', 'failed'],
+  ])('%s → %s', (text, outcome) => {
+    expect(rewindOutcome(1, text)).toBe(outcome);
+  });
+
+  it('extracts pg_rewind\'s own error line', () => {
+    expect(rewindError('pg_rewind: connected to server\npg_rewind: error: could not connect to server: Connection refused\n')).toBe('error: could not connect to server: Connection refused');
   });
 });
 
@@ -139,5 +159,22 @@ describe('scramVerifier', () => {
     expect(scramVerifier('pencil', 4096, salt)).toBe(v);
     expect(scramVerifier('pencil2', 4096, salt)).not.toBe(v);
     expect(scramVerifier('pencil')).not.toBe(v);
+  });
+});
+
+describe('postgresComplaint (issue 11 item 10)', () => {
+  it('reports PostgreSQL\'s own reason for a failed start', () => {
+    const log = [
+      '--- pgwarden: starting postgres at 2024-01-01T00:00:00.000Z ---',
+      '2024-01-01 00:00:00.001 UTC [123] LOG:  starting PostgreSQL 15.5 on x86_64-pc-linux-gnu',
+      '2024-01-01 00:00:00.002 UTC [123] LOG:  could not bind IPv4 address "127.0.0.1": Address already in use',
+      '2024-01-01 00:00:00.002 UTC [123] HINT:  Is another postmaster already running on port 5432? If not, wait a few seconds and retry.',
+      '2024-01-01 00:00:00.003 UTC [123] WARNING:  could not create listen socket for "127.0.0.1"',
+      '2024-01-01 00:00:00.003 UTC [123] FATAL:  could not create any TCP/IP sockets',
+      '2024-01-01 00:00:00.004 UTC [123] LOG:  database system is shut down',
+    ].join('\n');
+    expect(postgresComplaint(log)).toBe('could not bind IPv4 address "127.0.0.1": Address already in use; could not create any TCP/IP sockets');
+    expect(postgresComplaint('2024 UTC [1] FATAL:  invalid value for parameter "work_mem": "banana"')).toBe('invalid value for parameter "work_mem": "banana"');
+    expect(postgresComplaint('')).toBe('no message in the server log');
   });
 });
