@@ -1,7 +1,8 @@
 export * from './types.js';
 export { decide } from './decide.js';
 export { decideRace, type RaceInput } from './race.js';
-export { RULES, type Rule } from './rules.js';
+export { RULES } from './rules.js';
+export type { Rule } from './rules/rule.js';
 export { isEligible, eligibleReplicas, lagBytes, neverPromote } from './eligibility.js';
 export { afterRenewal, leaseDeadline, fenceMarginMs, renewIntervalMs, withinLease } from './lease.js';
 export { parseLsn, formatLsn } from './lsn.js';

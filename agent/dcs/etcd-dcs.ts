@@ -20,6 +20,7 @@ import {
 import { encodeConfig } from './config-value.js';
 import { ClusterKeys, KEY, MEMBERS_DIR, checkSegment } from './keys.js';
 import { EtcdLease } from './lease.js';
+import { rebindKeys } from './rebind.js';
 import { PrefixWatch } from './watch.js';
 
 export interface EtcdDcsOptions {
@@ -105,36 +106,14 @@ export class EtcdDcs implements Dcs {
     return this.#lease.renew(this.#budget(), ttlSeconds);
   }
 
-  /**
-   * Move our keys bound to lease `from` onto lease `to`: the leader key (holding our name), our
-   * member key, and our bootstrap claim. One transaction; each key moves only if it is still on
-   * `from`, so a key another writer replaced meanwhile is left alone.
-   */
-  async #rebind(from: string, to: string, budget: Budget): Promise<void> {
-    const moves: Array<{ key: Buffer; value?: string }> = [
-      { key: this.#keys.key(KEY.leader), value: this.#name },
-      { key: this.#keys.key(`${MEMBERS_DIR}${this.#name}`) },
-      { key: this.#keys.key(KEY.initialize), value: '' },
-    ];
-    const read = await this.#run('read keys to move', budget, (opts) => this.#kv.txn({
-      compare: [], success: moves.map((m) => ({ request_range: { key: m.key } })), failure: [],
-    }, opts), true);
-    const ops: Txn[] = [];
-    read.responses.forEach((r, i) => {
-      const kv = r.response_range?.kvs[0];
-      const m = moves[i]!;
-      if (!kv || kv.lease !== from || (m.value !== undefined && kv.value.toString('utf8') !== m.value)) return;
-      ops.push({
-        compare: [onLease(m.key, from), { key: m.key, target: 'Mod', result: 'Equal', mod_revision: kv.mod_revision }],
-        success: [{ request_put: { key: m.key, value: kv.value, lease: to } }],
-        failure: [],
-      });
+  /** Move our keys (leader, member, bootstrap claim) from lease `from` to `to` (see rebind.ts). */
+  #rebind(from: string, to: string, budget: Budget): Promise<void> {
+    return rebindKeys({
+      name: this.#name, keys: this.#keys, from, to,
+      txn: (what, req) => this.#run(what, budget, (opts) => this.#kv.txn(req, opts), true),
     });
-    if (ops.length === 0) return;
-    await this.#run('move keys to the new lease', budget, (opts) => this.#kv.txn({
-      compare: [], success: ops.map((t) => ({ request_txn: t })), failure: [],
-    }, opts), true);
   }
+
 
   async acquireLeader(opts: AcquireLeaderOptions = {}): Promise<boolean> {
     const lease = this.#requireLease();

@@ -16,7 +16,7 @@ import type { NodeStateStore } from './node-state.js';
 import { FatalAgentError } from './errors.js';
 import { handOver, type HandoverOutcome } from './handover.js';
 import { switchoverTarget } from '../core/switchover.js';
-import { invalidLeaderGraceMs, invalidLeaderKey } from '../core/leader-key.js';
+import { ClusterMemory } from './cluster-memory.js';
 
 export interface HaLoopDeps {
   readonly identity: Identity;
@@ -37,8 +37,6 @@ const LONG_ACTIONS: ReadonlySet<string> = new Set([
   'initialize_cluster', 'clone_from_leader', 'rebuild', 'start_replica', 'start_primary', 'rewind',
 ]);
 
-/** A member seen in a cluster view this recently is expected back (recovery waits for it, bounded). */
-const EXPECTED_MEMBER_MS = 10 * 60_000;
 
 /** Keys whose change should wake the loop at once ('' = the watch may have missed changes). */
 const WAKE_KEYS = /^(leader|config|failover|initialize|sync|)$/;
@@ -69,10 +67,12 @@ export class HaLoop {
   /** While set, cycles wait: an operator action (restart, reinit) owns PostgreSQL. */
   #exclusive: Promise<void> | null = null;
   #actx: ActionContext;
+  readonly #memory: ClusterMemory;
 
   constructor(private readonly deps: HaLoopDeps) {
     this.#dynamic = deps.bootstrapConfig;
     this.#settings = deps.toSettings(deps.bootstrapConfig);
+    this.#memory = new ClusterMemory(deps.identity.name, deps.logger);
     const log = deps.logger;
     this.lease = new LeaseKeeper({
       dcs: deps.dcs,
@@ -103,7 +103,7 @@ export class HaLoop {
       progress: (p) => this.#applyProgress(p),
       holdsKey: () => this.#holdsKey,
       lastStatus: () => this.#lastStatus,
-      membersSeen: new Map(),
+      membersSeen: this.#memory.membersSeen,
       syncBarrier: newSyncBarrier(),
     };
     deps.pg.onUnexpectedExit((code, signal) => {
@@ -265,10 +265,7 @@ export class HaLoop {
       pgDownSince: this.#pgDownSince,
       notStreamingSince: this.#notStreamingSince,
       rewindFailed: this.#rewindFailed,
-      invalidLeaderSince: this.#invalidLeader?.since ?? null,
-      initializeAbsentSince: this.#initializeAbsentSince,
-      silentMembers: this.#silentMembers(clock.now()),
-      lastKnownSync: this.#lastKnownSync,
+      ...this.#memory.localFields(this.#cluster, clock.now()),
       rewindRetry: this.#rewindRetry,
       startRetry: this.#startRetry,
       cleanHandover: this.#cleanHandover,
@@ -280,12 +277,9 @@ export class HaLoop {
     try {
       const snap = await this.deps.dcs.readCluster();
       this.#cluster = snap.view;
-      for (const m of snap.view.members) this.#actx.membersSeen.set(m.name, this.deps.clock.now());
+      this.#memory.observe(snap.view, this.deps.clock.now(), this.#settings);
       this.deps.metrics?.observeLeader(snap.view.leader);
       this.#holdsKey = snap.leaderIsOurs;
-      this.#trackInvalidLeader(snap.view);
-      if (snap.view.sync) this.#lastKnownSync = snap.view.sync;
-      this.#initializeAbsentSince = snap.view.initialize.state === 'absent' ? (this.#initializeAbsentSince ?? this.deps.clock.now()) : null;
       this.#holdsInitializeClaim = snap.initializeIsOurs;
       this.#dcsLastSeen = this.deps.clock.wallNow() / 1000;
       this.#clusterReadAt = this.deps.clock.now();
@@ -302,34 +296,6 @@ export class HaLoop {
 
   #dcsLastSeen: number | null = null;
   #clusterReadAt: number | null = null;
-
-  /** Since when the leader key, at its current revision, has held a value no member can own. */
-  #trackInvalidLeader(view: ClusterView): void {
-    const why = invalidLeaderKey(view);
-    const revision = view.leaderKey?.revision ?? null;
-    if (why === null || revision === null) {
-      this.#invalidLeader = null;
-      return;
-    }
-    if (this.#invalidLeader?.revision === revision) return;
-    this.#invalidLeader = { revision, since: this.deps.clock.now() };
-    // One clear line per value (not one per cycle, and no stack).
-    this.deps.logger.warn({ revision, reason: why }, `${why}; deleting it if it stays so for ${invalidLeaderGraceMs(this.#settings) / 1000} s`);
-  }
-
-  #invalidLeader: { revision: number; since: number } | null = null;
-  #initializeAbsentSince: number | null = null;
-  /** The last `sync` seen in etcd: kept when etcd loses its data (recover.sync-unknown). */
-  #lastKnownSync: SyncState | null = null;
-
-  /** Members seen in the last EXPECTED_MEMBER_MS that the current view lacks (their agents are silent). */
-  #silentMembers(now: number): string[] {
-    const present = new Set(this.#cluster?.members.map((m) => m.name) ?? []);
-    return [...this.#actx.membersSeen]
-      .filter(([name, at]) => name !== this.deps.identity.name && !present.has(name) && now - at <= EXPECTED_MEMBER_MS)
-      .map(([name]) => name)
-      .sort();
-  }
 
   #track(pg: PgView): void {
     const now = this.deps.clock.now();

@@ -238,6 +238,33 @@ describe('lease', () => {
     expect(again.newLease).toBe(true);
   });
 
+  test('a changed ttl moves the leader, member and claim keys to a lease granted with it, reporting the earlier expiry meanwhile (issue 10)', async () => {
+    const scope = freshScope();
+    const a = dcs(scope, 'a');
+    const keyLease = async (k: string) => {
+      const kv = (await raw.kv.range({ key: Buffer.from(`${prefix(scope)}${k}`) })).kvs[0];
+      return kv ? (await raw.leaseClient.leaseTimeToLive({ ID: kv.lease, keys: false })).grantedTTL : null;
+    };
+    await a.renewLease(3);
+    expect(await a.acquireLeader()).toBe(true);
+    await a.touchMember(member('a'));
+    expect(await keyLease('leader')).toBe('3');
+    const granted = await a.renewLease(10); // a lease with ttl 10; the keys stay on the 3 s one
+    expect(granted.ttlMs).toBe(3000);
+    expect(await keyLease('leader')).toBe('3');
+    const moved = await a.renewLease(10); // now the keys move and the old lease is revoked
+    expect(moved.ttlMs).toBe(10_000);
+    expect(moved.epoch).toBeGreaterThan(granted.epoch);
+    expect(await keyLease('leader')).toBe('10');
+    expect(await keyLease('members/a')).toBe('10');
+    expect((await a.readCluster()).leaderIsOurs).toBe(true);
+    await a.renewLease(3);
+    const lowered = await a.renewLease(3);
+    expect(lowered.ttlMs).toBe(3000);
+    expect(await keyLease('leader')).toBe('3');
+    expect((await a.readCluster()).leaderIsOurs).toBe(true);
+  });
+
   test('a put on a lease etcd forgot makes the next renewal grant a fresh one', async () => {
     const scope = freshScope();
     const a = dcs(scope, 'a');
