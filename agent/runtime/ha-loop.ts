@@ -38,6 +38,9 @@ const LONG_ACTIONS: ReadonlySet<string> = new Set([
 ]);
 
 
+/** Rules that wait for an operator: their decision is logged as an error when it starts. */
+const NEEDS_OPERATOR = /^(foreign-initialize\.|recover\.sync-unknown$|follower\.rewind-failed$|follower\.diverged-same-timeline-manual$)/;
+
 /** Keys whose change should wake the loop at once ('' = the watch may have missed changes). */
 const WAKE_KEYS = /^(leader|config|failover|initialize|sync|)$/;
 
@@ -313,7 +316,9 @@ export class HaLoop {
 
   #logDecision(d: Decision, local: LocalView): void {
     const steady = d.action.kind === 'none' || d.action.kind === 'renew_leader' || d.action.kind === 'wait';
-    const level = steady && d.rule === this.#lastRule ? 'debug' : 'info';
+    const changed = d.rule !== this.#lastRule;
+    // Situations only an operator can end are logged as errors (once per change, then debug).
+    const level = !changed && steady ? 'debug' : NEEDS_OPERATOR.test(d.rule) ? 'error' : 'info';
     this.#lastRule = d.rule;
     const pg = local.pg;
     this.deps.logger[level]({

@@ -1,7 +1,8 @@
-// Decision-table rows: bootstrap, re-initialization after etcd lost its data, and cloning into an empty data directory.
+// Decision-table rows: bootstrap, re-initialization after etcd lost its data, `initialize` holding
+// another system identifier, and cloning into an empty data directory.
 import type { Rule } from './rule.js';
 import { absentFor, dataEmpty, failover, initialize, leaderName, operatorChoseMe, othersWithData } from './helpers.js';
-import { keyNamesMe, leaderRunning, member, otherLeader, pgDown, seconds } from '../situation.js';
+import { type Situation, iLead, keyNamesMe, leaderRunning, member, otherLeader, pgDown, pgPrimary, seconds } from '../situation.js';
 import { neverPromote } from '../eligibility.js';
 import { recoveryMinWaitMs, recoveryWaitMs, syncBarsRecovery } from '../bootstrap.js';
 
@@ -100,18 +101,27 @@ export const BOOTSTRAP_RULES: readonly Rule[] = [
     reason: () => '`initialize` holds a malformed value (see the log): not bootstrapping over it; waiting for a leader to clone from (fix or delete the key)',
   },
   {
+    // Issue 11, item 7: a DCS value must not take a serving database down (every agent used to
+    // exit, the primary's PostgreSQL with it). A leader keeps serving within its lease rules.
+    id: 'foreign-initialize.leader',
+    when: '`initialize` holds another system identifier than my running PostgreSQL, and I lead',
+    action: 'renew_leader',
+    applies: (s) => foreignInitialize(s) && iLead(s) && pgPrimary(s),
+    reason: (s) => `${foreignWhy(s)}: refusing to act on it; I keep serving as the leader — fix the key (pgwarden ctl, etcdctl)`,
+  },
+  {
+    id: 'foreign-initialize.running',
+    when: '`initialize` holds another system identifier than my running PostgreSQL',
+    action: 'wait',
+    applies: (s) => foreignInitialize(s) && s.local.pg.process === 'running',
+    reason: (s) => `${foreignWhy(s)}: refusing to act on it; PostgreSQL keeps running as it is — fix the key`,
+  },
+  {
     id: 'bootstrap.foreign-data',
-    when: 'my data directory has a different system identifier than `initialize`',
+    when: 'my data directory (PostgreSQL not running) has a different system identifier than `initialize`',
     action: 'refuse_start',
-    applies: (s) => {
-      const init = initialize(s);
-      return init.state === 'done' && s.local.pg.systemId !== null && s.local.pg.systemId !== init.systemId;
-    },
-    reason: (s) => {
-      const init = initialize(s);
-      const want = init.state === 'done' ? init.systemId : '?';
-      return `data directory belongs to another cluster (system identifier ${s.local.pg.systemId}, cluster has ${want})`;
-    },
+    applies: foreignInitialize,
+    reason: (s) => `data directory belongs to another cluster (${foreignWhy(s)})`,
   },
 
   // --- empty data directory in an initialized cluster ----------------------------------------
@@ -147,3 +157,14 @@ export const BOOTSTRAP_RULES: readonly Rule[] = [
     build: (s) => ({ kind: 'clone_from_leader', leader: leaderName(s) }),
   },
 ];
+
+/** `initialize` holds a system identifier, and my data directory has another. */
+function foreignInitialize(s: Situation): boolean {
+  const init = initialize(s);
+  return init.state === 'done' && s.local.pg.systemId !== null && s.local.pg.systemId !== init.systemId;
+}
+
+function foreignWhy(s: Situation): string {
+  const init = initialize(s);
+  return `\`initialize\` holds system identifier ${init.state === 'done' ? init.systemId : '?'}, my data has ${s.local.pg.systemId}`;
+}

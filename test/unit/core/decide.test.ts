@@ -89,8 +89,15 @@ const rows: Row[] = [
   { situation: 'malformed `initialize`: an initialized cluster goes on (no identifier to compare)',
     cluster: cluster({ initialize: { state: 'malformed' } }), local: local(pgReplica({ systemId: '999' })),
     action: 'none', rule: 'follower.healthy', reason: /streaming/ },
-  { situation: 'data from another cluster', cluster: cluster(), local: local(pgStopped('shut down', { systemId: '999' })),
-    action: 'refuse_start', rule: 'bootstrap.foreign-data', reason: /system identifier 999, cluster has 7300000000000000001/ },
+  { situation: 'data from another cluster, PostgreSQL not running: refuse to start', cluster: cluster(), local: local(pgStopped('shut down', { systemId: '999' })),
+    action: 'refuse_start', rule: 'bootstrap.foreign-data', reason: /`initialize` holds system identifier 7300000000000000001, my data has 999/ },
+  // Regression (issue 11, item 7): a foreign `initialize` stopped PostgreSQL on every node, the serving primary's too.
+  { situation: '`initialize` holds another system identifier while I lead and serve: keep serving, act on nothing',
+    cluster: cluster({ initialize: { state: 'done', systemId: '42' } }), local: leaderLocal(pgPrimary()),
+    action: 'renew_leader', rule: 'foreign-initialize.leader', reason: /refusing to act on it; I keep serving as the leader/ },
+  { situation: '`initialize` holds another system identifier while my replica runs: keep running, act on nothing',
+    cluster: cluster({ initialize: { state: 'done', systemId: '42' } }), local: local(pgReplica()),
+    action: 'wait', rule: 'foreign-initialize.running', reason: /PostgreSQL keeps running as it is/ },
   // clone
   { situation: 'empty data, but the leader key names me (a bootstrap given back after its key landed)',
     cluster: cluster({ leader: 'b', members: [] }), local: local(pgStoppedEmpty, { holdsLeaderKey: true }),
