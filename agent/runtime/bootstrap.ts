@@ -4,6 +4,7 @@
 import type { ClusterView, LocalView } from '../core/types.js';
 import { bootstrapRecord, recoveryRival } from '../core/bootstrap.js';
 import { runRace } from './race-runner.js';
+import { isEligible, selfAsCandidate } from '../core/eligibility.js';
 import { promote } from './leadership.js';
 import { NO_OUTCOME, withActivity, type ActionContext, type ActionOutcome } from './action-context.js';
 
@@ -56,6 +57,16 @@ async function recoverCluster(ctx: ActionContext, cluster: ClusterView | null, l
     if (decision.action.kind !== 'acquire_leader' && !tie) return NO_OUTCOME;
     const pg = local.pg;
     const operatorChoseMe = cluster.failover?.candidate === ctx.name && cluster.failover.leader === undefined;
+    // A `status` written since etcd lost its data (an attempt that promoted, then lost its claim)
+    // names a timeline and position: being behind it is being behind someone.
+    const me = selfAsCandidate(ctx.name, local.tags, local.pg);
+    // A running primary (it kept or regained its role) is judged by its WAL like a replica would be.
+    const asCandidate = local.pg.role === 'primary' ? { ...me, role: 'replica' as const, replayedLsn: local.pg.walLsn } : me;
+    const self = isEligible(asCandidate, cluster, ctx.settings());
+    if (!operatorChoseMe && cluster.status && !self.ok) {
+      ctx.logger.info({ action: 'initialize_cluster' }, `re-initializing from existing data: standing down, ${self.why}`);
+      return NO_OUTCOME;
+    }
     const rival = operatorChoseMe ? null : recoveryRival(cluster.members, ctx.name, pg.role === 'primary' ? pg.walLsn : Math.max(pg.receivedLsn ?? -1, pg.replayedLsn ?? -1), pg.timeline);
     if (rival !== null) {
       ctx.logger.info({ action: 'initialize_cluster', rival }, `re-initializing from existing data: standing down, the member key of ${rival} reports more WAL`);
@@ -73,6 +84,10 @@ async function recoverCluster(ctx: ActionContext, cluster: ClusterView | null, l
     if (!(await ctx.lease.renewNow())) throw new Error('could not renew my lease before taking the leader key');
     if (!(await ctx.dcs.acquireLeader())) throw new Error('could not take the leader key after claiming `initialize`');
     ctx.progress({ kind: 'holds-key', held: true });
+    // The claim lives on our lease: if a renewal had to grant a new lease meanwhile, it is gone
+    // and another member may be recovering; never promote without it.
+    const now = await ctx.dcs.readCluster();
+    if (!now.initializeIsOurs) throw new Error('my claim of `initialize` is gone (my lease expired meanwhile)');
     let outcome: ActionOutcome = NO_OUTCOME;
     if (probe.process === 'running' && probe.role === 'replica') {
       outcome = await promote(ctx, cluster, { ...local, pg: probe }, 're-initialized the cluster from the most advanced data (no `initialize` key)');

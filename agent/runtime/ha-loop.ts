@@ -38,6 +38,11 @@ const LONG_ACTIONS: ReadonlySet<string> = new Set([
 ]);
 
 
+/** The pause after `failures` failed cycles in a row: loop_wait, doubling, at most 30 s. */
+export function cycleBackoffMs(failures: number, loopWaitMs: number): number {
+  return Math.min(30_000, loopWaitMs * 2 ** Math.max(0, failures - 1));
+}
+
 /** Rules that wait for an operator: their decision is logged as an error when it starts. */
 const NEEDS_OPERATOR = /^(foreign-initialize\.|recover\.sync-unknown$|follower\.rewind-failed$|follower\.diverged-same-timeline-manual$)/;
 
@@ -65,6 +70,8 @@ export class HaLoop {
   #lastRule: string | null = null;
   #wakeRequested = false;
   #wake: (() => void) | null = null;
+  /** During a back-off after failed cycles, wakes are remembered but do not end the nap. */
+  #ignoreWakes = false;
   #stopping = false;
   #cycle: Promise<void> | null = null;
   /** While set, cycles wait: an operator action (restart, reinit) owns PostgreSQL. */
@@ -127,7 +134,7 @@ export class HaLoop {
   wakeUp(why: string): void {
     this.deps.logger.debug({ why }, 'waking the HA loop');
     this.#wakeRequested = true;
-    this.#wake?.();
+    if (!this.#ignoreWakes) this.#wake?.();
   }
 
   /** Run cycles until stop() is called. Rejects only on a FatalAgentError. */
@@ -140,6 +147,8 @@ export class HaLoop {
       this.deps.logger.warn({ err: String(err) }, 'could not watch etcd; relying on loop_wait');
       return async () => undefined;
     });
+    let failures = 0;
+    let lastError: string | null = null;
     try {
       while (!this.#stopping) {
         while (this.#exclusive) await this.#exclusive;
@@ -147,13 +156,26 @@ export class HaLoop {
         this.#cycle = this.cycle().then(() => undefined);
         try {
           await this.#cycle;
+          if (failures > 0) this.deps.logger.info({ failures }, 'HA cycle succeeded again');
+          failures = 0;
+          lastError = null;
         } catch (err) {
           if (err instanceof FatalAgentError) throw err;
-          this.deps.logger.error({ err: err instanceof Error ? err.stack : String(err) }, 'HA cycle failed');
+          failures++;
+          // Logged once per distinct error, then at debug: a failing step does not flood the log.
+          const text = err instanceof Error ? err.message : String(err);
+          const fields = { err: err instanceof Error ? err.stack : String(err), failures, retry_in_ms: cycleBackoffMs(failures, this.#settings.loopWaitMs) };
+          if (text !== lastError) this.deps.logger.error(fields, 'HA cycle failed');
+          else this.deps.logger.debug(fields, 'HA cycle failed again (same error)');
+          lastError = text;
         } finally {
           this.#cycle = null;
         }
-        if (!this.#wakeRequested && !this.#stopping) await this.#nap(this.#settings.loopWaitMs);
+        if (this.#stopping) break;
+        // After a failed cycle, back off: our own etcd writes (a claim given back…) would wake
+        // us at once and turn a failing step into a busy loop (issue 11, item 12).
+        if (failures > 0) await this.#nap(cycleBackoffMs(failures, this.#settings.loopWaitMs), { ignoreWakes: true });
+        else if (!this.#wakeRequested) await this.#nap(this.#settings.loopWaitMs);
       }
     } finally {
       await cancelWatch().catch(() => undefined);
@@ -207,10 +229,17 @@ export class HaLoop {
     return handOver(this.#actx, cluster, await this.#localView(pg), target.name, this.#settings);
   }
 
-  #nap(ms: number): Promise<void> {
+  /** Wait `ms`, or until woken (stop() always wakes; other wakes only when not ignored). */
+  #nap(ms: number, opts: { ignoreWakes?: boolean } = {}): Promise<void> {
+    this.#ignoreWakes = opts.ignoreWakes === true;
     return new Promise((resolve) => {
       const t = this.deps.clock.setTimer(ms, done);
-      function done() { t.cancel(); resolve(); }
+      const self = this;
+      function done() {
+        t.cancel();
+        self.#ignoreWakes = false;
+        resolve();
+      }
       this.#wake = () => { this.#wake = null; done(); };
     });
   }
