@@ -38,6 +38,9 @@ export async function handOver(
   await ctx.pg.checkpoint();
   await ctx.pg.stop('fast');
   const stopped = await ctx.pg.probe();
+  // Our /status says "stopped" from now on: the candidate asks its peers before it takes the key,
+  // and a stale "running primary" made it back off for a whole loop (issue 11, item 18).
+  ctx.progress({ kind: 'pg', pg: stopped });
   const checkpoint = stopped.checkpointLsn ?? mine;
   const until = ctx.clock.now() + CONFIRM_TIMEOUT_MS;
   let seen: number | null = null;

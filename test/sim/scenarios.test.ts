@@ -209,4 +209,16 @@ describe('simulation scenarios', () => {
     expect(first(trace, (l) => l.t >= thaw.t && l.who === old && /the leader key is no longer mine within my lease; not (restarting as primary|handing over)/.test(l.what))).toBeDefined();
     expect(trace.some((l) => l.t >= thaw.t && l.who === old && l.what.startsWith('pg: starting as primary'))).toBe(false);
   });
+
+  it('a switchover candidate does not back off for its old primary\'s stale status', async () => {
+    const { r, trace } = await run(scenario('a switchover candidate does not back off for its old primary\'s stale status'));
+    expectClean(r);
+    const start = first(trace, (l) => l.what.includes('switchover.start'))!;
+    expect(start, 'the leader started the handover').toBeDefined();
+    const released = first(trace, (l) => l.t >= start.t && l.what.includes('stopped cleanly and released the leader key'))!;
+    expect(released).toBeDefined();
+    const promoted = first(trace, (l) => l.t >= released.t && l.what.startsWith('pg: PROMOTED'))!;
+    expect(promoted, 'the candidate took over').toBeDefined();
+    expect(trace.some((l) => l.t >= released.t && l.t <= promoted.t && l.what.includes('race.primary-alive'))).toBe(false);
+  });
 });

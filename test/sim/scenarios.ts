@@ -171,7 +171,7 @@ export const SCENARIOS: readonly Scenario[] = [
       Now the race takes the key only if \`status\` and \`history\` were not modified after R (in
       the same etcd transaction): A loses, decides again on a fresh view and stays a replica
       (leaderless.ineligible: not on the cluster's timeline).`,
-    config: scripted(111, 45, [
+    config: scripted(114, 45, [
       at(20_000, { kind: 'kill-node', node: '@primary', downMs: 40_000 }),
       at(30_000, { kind: 'kill-node', node: '@primary', downMs: 30_000 }),
     ], {
@@ -217,5 +217,13 @@ export const SCENARIOS: readonly Scenario[] = [
     config: scripted(105, 30, [at(20_000, { kind: 'switchover', candidate: null })], {
       triggers: [{ on: 'primary-stopped', after: 20_000, fault: { kind: 'freeze-agent', node: '@stopped', ms: 5000 } }],
     }),
+  },
+  {
+    name: 'a switchover candidate does not back off for its old primary\'s stale status',
+    guards: `Issue 11, item 18: the old leader released the key while its REST API still reported a
+      running primary; the candidate, woken by the release, asked its peers within milliseconds,
+      backed off ("primary … is still alive") and took over only on its next loop (a 1.6 s
+      switchover instead of ~0.8 s). The old leader publishes its stopped state before releasing.`,
+    config: scripted(106, 30, [at(20_000, { kind: 'switchover', candidate: null })]),
   },
 ];

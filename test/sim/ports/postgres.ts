@@ -44,8 +44,10 @@ export class SimPgNode implements PostgresNode {
     });
   }
 
+  /** A query on a running server; pg_controldata (a process to spawn) on a stopped one. */
   probe(): Promise<PgView> {
-    return this.#after(1, 6, () => this.env.pg.probe());
+    const running = this.env.pg.process === 'running';
+    return this.#after(running ? 1 : 20, running ? 6 : 60, () => this.env.pg.probe());
   }
 
   initdb(): Promise<void> {
