@@ -5,6 +5,7 @@ import { latency, partitionEtcd, partitionHaproxy, partitionReplicas } from './n
 import { agentFreeze, killAgent, killPostgres, nodeLoss } from './process.js';
 import { killDuringSwitchover, switchoverUnderLoad } from './switchover.js';
 import { ttlLoweredPartitionEtcd, ttlRaisedPartitionEtcd } from './ttl.js';
+import { etcdDataLoss } from './etcd-data-loss.js';
 import type { Scenario } from './types.js';
 
 export type { Scenario, ScenarioContext, ScenarioOutcome, ExpectedOverlap } from './types.js';
@@ -14,7 +15,7 @@ export const SCENARIOS: readonly Scenario[] = [
   partitionEtcd, partitionReplicas, partitionHaproxy,
   etcdMemberLoss, etcdLeaderLoss, etcdQuorumLoss,
   latency, switchoverUnderLoad, killDuringSwitchover, killDuringBasebackup,
-  ttlRaisedPartitionEtcd, ttlLoweredPartitionEtcd,
+  ttlRaisedPartitionEtcd, ttlLoweredPartitionEtcd, etcdDataLoss,
 ];
 
 /** The short subset the default test command runs. */
