@@ -7,14 +7,15 @@ import type { Scenario, ScenarioContext } from './types.js';
 
 /** Revoke every lease and delete every key under the cluster's prefix: what a wiped etcd holds. */
 async function wipeEtcd(ctx: ScenarioContext): Promise<void> {
+  // Keys first (leader and initialize vanish together, as in a wiped etcd), then the leases.
+  const prefix = `${ctx.cluster.namespace.replace(/\/+$/, '')}/${ctx.cluster.scope}/`;
+  const del = await ctx.cluster.etcdctl(['del', '--prefix', prefix]);
+  if (!del.ok) throw new Error(`etcdctl del --prefix ${prefix} failed: ${del.stderr.trim()}`);
   const leases = await ctx.cluster.etcdctl(['lease', 'list']);
   if (!leases.ok) throw new Error(`etcdctl lease list failed: ${leases.stderr.trim()}`);
   const ids = leases.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[0-9a-f]+$/.test(l));
   for (const id of ids) await ctx.cluster.etcdctl(['lease', 'revoke', id]);
-  const prefix = `${ctx.cluster.namespace.replace(/\/+$/, '')}/${ctx.cluster.scope}/`;
-  const del = await ctx.cluster.etcdctl(['del', '--prefix', prefix]);
-  if (!del.ok) throw new Error(`etcdctl del --prefix ${prefix} failed: ${del.stderr.trim()}`);
-  ctx.step(`revoked ${ids.length} lease(s) and deleted every key under ${prefix}`);
+  ctx.step(`deleted every key under ${prefix} and revoked ${ids.length} lease(s)`);
 }
 
 export const etcdDataLoss: Scenario = {

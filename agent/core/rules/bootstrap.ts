@@ -38,6 +38,16 @@ export const BOOTSTRAP_RULES: readonly Rule[] = [
 
   // --- no `initialize` key but data (etcd lost its data): re-initialize from the best data -------
   {
+    // Found by the chaos scenario etcd-data-loss: a primary whose key was deleted with the rest
+    // (its lease survived) kept serving while it waited to re-initialize; another member that
+    // raced on the same keys promoted meanwhile. Rule 1: no key, no writes.
+    id: 'recover.primary-without-key',
+    when: 'no `initialize` key; I run a primary but do not hold the leader key on my lease',
+    action: 'fence',
+    applies: (s) => initialize(s).state === 'absent' && pgPrimary(s) && !iLead(s),
+    reason: () => 'no `initialize` key and the leader key is not mine: stop accepting writes; the cluster is re-initialized from the most advanced data (mine takes part)',
+  },
+  {
     id: 'recover.start-standby',
     when: 'no `initialize` key; my data directory holds a database and PostgreSQL is down',
     action: 'start_replica',
