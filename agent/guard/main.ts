@@ -163,6 +163,12 @@ class Guard {
     let pid = this.#state.pid;
     if (pid <= 0 && this.#dataDir) pid = pidFromPidFile(this.#dataDir);
     const dataDir = this.#dataDir ?? (existsSync(this.o.dataDir) ? realpathSync(this.o.dataDir) : null);
+    if (this.#agentGone && !readProcs().some((p) => p.pid === pid && p.state !== 'Z' && p.state !== 'X')) {
+      // The agent died and its postmaster with it (pdeathsig): whatever runs in the data dir now
+      // belongs to a restarted agent, which runs a guard of its own.
+      emit({ kind: 'fired', pid, killed: 0, survivors: 0, lateNs: now() - deadline });
+      process.exit(0);
+    }
     // No more forks while we collect its children; then kill everything of this PostgreSQL.
     if (pid > 0) signal(pid, 'SIGSTOP');
     const killed = new Set<number>();
