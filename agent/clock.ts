@@ -18,6 +18,12 @@ export interface Clock {
    * process alive on their own (Node's unref()).
    */
   setTimer(ms: number, fn: () => void, opts?: { background?: boolean }): Timer;
+  /**
+   * The instant `at` (on this clock) as CLOCK_MONOTONIC nanoseconds, the clock every process on
+   * the host shares (the fence guard's deadline). Only a clock backed by the host's monotonic
+   * clock has it.
+   */
+  hostMonotonicNs?(at: number): bigint;
 }
 
 export const systemClock: Clock = {
@@ -27,6 +33,12 @@ export const systemClock: Clock = {
     const t = setTimeout(fn, Math.max(0, ms));
     if (opts?.background) t.unref();
     return { cancel: () => clearTimeout(t) };
+  },
+  // process.hrtime.bigint() is CLOCK_MONOTONIC on Linux. Read it first: a pause between the two
+  // reads can only make the result earlier (safe for a deadline), never later.
+  hostMonotonicNs(at) {
+    const base = process.hrtime.bigint();
+    return base + BigInt(Math.round((at - performance.now()) * 1e6));
   },
 };
 

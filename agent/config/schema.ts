@@ -6,7 +6,7 @@ import { NAMESPACE_RE, isIpOrCidr, isListenAddresses, isWildcard, joinHostPort, 
 import { isPlainObject } from './paths.js';
 import { dynamicConfigSchema } from './dynamic-schema.js';
 import {
-  ABSENT, ALWAYS, absolutePath, bool, hostPort, integer, matching, name, nonEmpty, pairRequired, parameters, port, roleName,
+  ABSENT, ALWAYS, absolutePath, bool, hostPort, integer, matching, number, name, nonEmpty, pairRequired, parameters, port, roleName,
   secret, secretSource,
 } from './schema-parts.js';
 
@@ -153,6 +153,21 @@ const tagsSchema = z
   .transform((t) => ({ ...t, failover_priority: t.failover_priority ?? (t.nofailover ? 0 : 1) }))
   .prefault({});
 
+// Patroni's watchdog section. safety_margin: seconds before the lease's ttl by which a watchdog
+// device must reset the host (its timeout must be ≤ ttl − safety_margin); -1 = ttl / 2.
+const watchdogSchema = z
+  .strictObject(
+    {
+      mode: z.enum(['off', 'automatic', 'required']).default('automatic'),
+      device: absolutePath.default('/dev/watchdog'),
+      safety_margin: z.union([z.literal(-1), number('a number of seconds ≥ 0, or -1 (timeout = ttl / 2)', 0)], {
+        error: 'a number of seconds ≥ 0, or -1 (timeout = ttl / 2)',
+      }).default(1),
+    },
+    { error: 'a mapping' },
+  )
+  .prefault({});
+
 const staticObject = z.strictObject(
   {
     name,
@@ -171,6 +186,7 @@ const staticObject = z.strictObject(
     restapi: restapiSchema,
     postgresql: postgresqlSchema,
     tags: tagsSchema,
+    watchdog: watchdogSchema,
     bootstrap: z.strictObject({ dcs: dynamicConfigSchema.prefault({}) }, { error: 'a mapping' }).prefault({}),
   },
   { error: 'a mapping' },
@@ -216,6 +232,7 @@ function toStaticConfig(p: Parsed): StaticConfig {
       keep_old_data_dir: pg.keep_old_data_dir,
     },
     tags: p.tags,
+    watchdog: p.watchdog,
     bootstrap: { dcs },
   };
 }

@@ -48,6 +48,11 @@ export interface AgentConfig {
   /** etcd key prefix root, default "/pgwarden". */
   namespace: string;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; format: 'json' | 'pretty' | 'auto' };
+  /**
+   * The fence guard (docs/configuration.md#watchdog): off = none; automatic = the guard process,
+   * driving the watchdog device too when it exists; required = both, or never run a primary.
+   */
+  watchdog: { mode: 'off' | 'automatic' | 'required'; device: string; safety_margin: number };
   etcd: {
     hosts: string[];
     username?: string;

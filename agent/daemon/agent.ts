@@ -18,6 +18,8 @@ import { splitHostPort, type Identity } from '../runtime/member-record.js';
 import { ensureNameFree } from '../runtime/name-guard.js';
 import { createControl } from './control-impl.js';
 import { FatalAgentError } from '../runtime/errors.js';
+import { startGuard, WatchdogConfigError } from '../guard/index.js';
+import type { FenceGuard } from '../ports/ports.js';
 import { StartupAborted, StartupError, checkBinDir, listenOrExplain, oneLine, waitForEtcd } from './startup.js';
 
 
@@ -97,6 +99,16 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock, o
     throw startupFailure(logger, err);
   }
 
+  // The out-of-process fence guard (watchdog), running before the HA loop can make PostgreSQL writable.
+  let guard: Awaited<ReturnType<typeof startGuard>> = null;
+  try {
+    guard = await startGuard(cfg, { clock, logger, ttlMs: () => inForce().ttlMs, postmasterPid: () => pg.postmasterPid });
+  } catch (err) {
+    await dcs.close({ revokeLease: true }).catch(() => undefined);
+    throw startupFailure(logger, err instanceof WatchdogConfigError ? new StartupError(err.message, 2) : err);
+  }
+  const fenceGuard: FenceGuard | undefined = guard ?? undefined;
+
   const store = new NodeStateStore(initialNodeState({ name: cfg.name, scope: cfg.scope, version: PGWARDEN_VERSION, tags: identity.tags, settings }));
   const loop = new HaLoop({
     identity, scope: cfg.scope, dcs, pg, store, clock, logger,
@@ -104,6 +116,7 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock, o
     bootstrapConfig: cfg.bootstrap.dcs,
     toSettings: toHaSettings,
     metrics,
+    ...(fenceGuard ? { guard: fenceGuard } : {}),
   });
   inForce = () => loop.settings;
   // What the mutating endpoints call (switchover, failover, restart, reinitialize, reload).
@@ -121,6 +134,7 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock, o
   } catch (err) {
     await api.close().catch(() => undefined);
     await dcs.close({ revokeLease: true }).catch(() => undefined);
+    await guard?.close();
     throw startupFailure(logger, err);
   }
   logger.info({ listen: cfg.restapi.listen, api_url: apiUrl }, 'REST API listening');
@@ -134,6 +148,7 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock, o
 
   async function shutdown(reason: string): Promise<void> {
     await shutDown({ name: cfg.name, loop, dcs, pg, store, logger }, reason);
+    await guard?.close();
     await api.close().catch(() => undefined);
   }
 

@@ -202,3 +202,21 @@ export interface LoopMetrics {
   /** The leader named by each fresh cluster view (null: no leader key). */
   observeLeader(leader: string | null): void;
 }
+
+/**
+ * The out-of-process fence guard (watchdog): rule 2 enforced by something that is not this
+ * process's event loop. While armed it stops PostgreSQL accepting writes by `deadline` unless
+ * armed again with a later one first, so a frozen or stuck agent cannot leave a writable primary
+ * behind once its lease may expire. The lease keeper feeds it wherever it (re)schedules its own
+ * fence timer. agent/guard/client.ts implements it; the simulator plugs in a simulated guard.
+ */
+export interface FenceGuard {
+  /** Armed until `deadline` (monotonic ms on the runtime's Clock) for the running primary. */
+  arm(deadline: number): void;
+  disarm(): void;
+  /**
+   * The guard can fence (its process runs; a required watchdog device works). The runtime does
+   * not make or keep PostgreSQL writable while it is false.
+   */
+  healthy(): boolean;
+}

@@ -117,6 +117,12 @@ export class PostgresAdapter implements PostgresNode {
     return this.#layout.localConnection();
   }
 
+  /** The running postmaster's pid, or null (for the fence guard). */
+  get postmasterPid(): number | null {
+    const pm = this.#postmaster.pm;
+    return pm?.alive ? pm.pid : null;
+  }
+
   /** The postmaster's log file (resolved at the first start). */
   get logFile(): string {
     return this.#layout.logFile;

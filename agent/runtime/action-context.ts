@@ -104,7 +104,7 @@ export interface SyncOutcome {
  * not enough: a renewal that had to grant a new lease has one, but the key went with the old.
  */
 export function mayServeAsPrimary(ctx: Pick<ActionContext, 'holdsKey' | 'lease' | 'clock'>): boolean {
-  return ctx.holdsKey() && withinLease(ctx.lease.deadline, ctx.clock.now());
+  return ctx.holdsKey() && withinLease(ctx.lease.deadline, ctx.clock.now()) && ctx.lease.guardReady;
 }
 
 /** Show `state` as the status `state` while `work` runs. */

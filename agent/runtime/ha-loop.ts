@@ -6,7 +6,7 @@ import type { DynamicConfig } from '../config/types.js';
 import { decide } from '../core/decide.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { ClusterSnapshot, Dcs, LoopMetrics, PostgresNode } from '../ports/ports.js';
+import type { ClusterSnapshot, Dcs, FenceGuard, LoopMetrics, PostgresNode } from '../ports/ports.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { execute } from './actions.js';
 import { newSyncBarrier, type ActionContext, type ActionOutcome, type Progress } from './action-context.js';
@@ -30,6 +30,8 @@ export interface HaLoopDeps {
   readonly bootstrapConfig: DynamicConfig;
   readonly toSettings: (cfg: DynamicConfig) => HaSettings;
   readonly metrics?: LoopMetrics;
+  /** The out-of-process fence guard (watchdog.mode automatic/required); none when off. */
+  readonly guard?: FenceGuard;
 }
 
 /** Actions that may take seconds (start, clone, rewind…). */
@@ -90,6 +92,7 @@ export class HaLoop {
       logger: log.child({ component: 'lease' }),
       settings: () => this.#settings,
       fence: (reason) => this.#fence(reason),
+      ...(deps.guard ? { guard: deps.guard } : {}),
       // Keys on the old lease (leader key, bootstrap claim) went with it.
       onNewLease: () => { this.#holdsKey = false; this.#holdsInitializeClaim = false; this.wakeUp('new lease'); },
       // Health answers follow the lease between cycles too (rule 3).

@@ -15,6 +15,13 @@ export async function promote(ctx: ActionContext, cluster: ClusterView | null, l
     ctx.progress({ kind: 'holds-key', held: false });
     return NO_OUTCOME;
   }
+  if (!ctx.lease.guardReady) {
+    // watchdog.mode required without a working watchdog: never promote, and do not sit on the key.
+    ctx.logger.error({ action: 'promote' }, 'the fence guard (watchdog) is not working; releasing the leader key instead of promoting');
+    await ctx.dcs.releaseLeader();
+    ctx.progress({ kind: 'holds-key', held: false });
+    return NO_OUTCOME;
+  }
   // Rule 2 at the moment of acting: never become writable past our lease deadline, and arm the
   // fence timer before PostgreSQL can accept a write.
   if (!mayServeAsPrimary(ctx)) {

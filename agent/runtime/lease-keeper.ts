@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { Clock, Timer } from '../clock.js';
 import { afterRenewal, renewIntervalMs, type LeaseState } from '../core/lease.js';
 import type { HaSettings } from '../core/types.js';
-import type { Dcs } from '../ports/ports.js';
+import type { Dcs, FenceGuard } from '../ports/ports.js';
 
 export interface LeaseKeeperDeps {
   readonly dcs: Pick<Dcs, 'renewLease'>;
@@ -19,6 +19,8 @@ export interface LeaseKeeperDeps {
   readonly onNewLease: () => void;
   /** Called after every successful renewal with the new deadline. */
   readonly onRenewed?: (deadline: number, sentAtWall: number) => void;
+  /** The out-of-process fence guard (watchdog), fed wherever the fence timer is (re)scheduled. */
+  readonly guard?: FenceGuard;
 }
 
 export class LeaseKeeper {
@@ -37,6 +39,11 @@ export class LeaseKeeper {
     return this.#state?.deadline ?? null;
   }
 
+  /** No guard, or one that can fence: PostgreSQL may be made (or stay) writable. */
+  get guardReady(): boolean {
+    return this.deps.guard?.healthy() ?? true;
+  }
+
   /** Start renewing periodically; the first renewal is the caller's renewNow(). */
   start(): void {
     this.#stopped = false;
@@ -48,6 +55,7 @@ export class LeaseKeeper {
     this.#renewTimer?.cancel();
     this.#fenceTimer?.cancel();
     this.#renewTimer = this.#fenceTimer = null;
+    this.deps.guard?.disarm();
   }
 
   /** Renew now (e.g. right before taking the leader key) and wait for the outcome. */
@@ -107,8 +115,16 @@ export class LeaseKeeper {
   #scheduleFence(): void {
     this.#fenceTimer?.cancel();
     this.#fenceTimer = null;
-    if (!this.#armed || this.#stopped) return;
+    const guard = this.deps.guard;
+    if (!this.#armed || this.#stopped) {
+      guard?.disarm();
+      return;
+    }
     const deadline = this.deadline;
+    if (guard && deadline !== null) {
+      if (guard.healthy()) guard.arm(deadline);
+      else void this.deps.fence('the fence guard (watchdog) is not working');
+    }
     const delay = deadline === null ? 0 : Math.max(0, deadline - this.deps.clock.now());
     this.#fenceTimer = this.deps.clock.setTimer(delay, () => {
       this.#fenceTimer = null;

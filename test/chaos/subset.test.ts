@@ -57,10 +57,11 @@ describe('chaos subset (netns)', () => {
       expect(r.splitBrain.unexpected).toEqual([]);
       expect(r.staleAcks.unexpected).toBe(0);
     }
-    // The frozen agent's PostgreSQL stays writable while a replica is promoted (no watchdog):
-    // reported as an expected overlap, never counted as a failure.
+    // The frozen agent's fence guard kills its PostgreSQL before the lease can expire: no overlap
+    // with the new primary, expected or not.
     const freeze = report.results.find((r) => r.scenario === 'agent-freeze')!;
-    expect(freeze.splitBrain.expectedWhy).toMatch(/frozen agent/);
+    expect(freeze.splitBrain.expected).toEqual([]);
+    expect(freeze.staleAcks.expected).toBe(0);
     expect(report.ok).toBe(true);
     // Nothing left behind: namespaces, veths and bridges of the run are gone.
     expect(namespaces().filter((n) => !before.ns.includes(n))).toEqual([]);

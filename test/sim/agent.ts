@@ -24,6 +24,7 @@ import type { Rng } from './rng.js';
 import type { Trace } from './trace.js';
 import { SimDcs } from './ports/dcs.js';
 import { SimPgNode } from './ports/postgres.js';
+import { SimGuard } from './guard.js';
 
 export interface AgentEnv {
   readonly sched: Scheduler;
@@ -44,6 +45,8 @@ export interface AgentEnv {
   requestSent(agent: SimAgent, what: string): void;
   /** A `status` write reached etcd; `holder` is who the leader key named then. */
   statusWritten(writer: string, holder: string | null): void;
+  /** The fence guard (watchdog) each agent runs, or null for none (watchdog.mode off). */
+  readonly guard: { readonly broken: boolean; fired(agent: SimAgent): void } | null;
 }
 
 /** One incarnation of the agent process. */
@@ -54,6 +57,7 @@ interface Running {
   readonly pg: SimPgNode;
   readonly store: NodeStateStore;
   readonly clock: Clock;
+  readonly guard: SimGuard | null;
 }
 
 /** An error of this kind escaping an HA cycle is a bug in the runtime, not a simulated failure. */
@@ -119,13 +123,20 @@ export class SimAgent {
       log: (line) => this.#log(line),
     });
     const pg = new SimPgNode({ proc, pg: this.pg, net: env.net, rng: env.rng, peer: (n) => env.agent(n)?.pg });
+    // The guard is a process of its own: the agent's freeze does not stop it.
+    const g = env.guard;
+    const guard = g ? new SimGuard({
+      sched: env.sched, clock: this.clock, pg: this.pg, broken: g.broken,
+      log: (line) => this.#log(line), fired: () => g.fired(this),
+    }) : null;
     loop = new HaLoop({
       identity: this.identity, scope: 'sim', dcs, pg, store, clock, logger,
       race: { fetchPeer: (url, timeoutMs) => this.#fetchStatus(url, timeoutMs), toPeerStatus },
       bootstrapConfig: env.bootstrapConfig,
       toSettings: toHaSettings,
+      ...(guard ? { guard } : {}),
     });
-    this.#run = { loop, logger, dcs, pg, store, clock };
+    this.#run = { loop, logger, dcs, pg, store, clock, guard };
     this.#log('agent started');
     const inc = proc.incarnation;
     loop.run().catch((err: unknown) => {
@@ -139,6 +150,9 @@ export class SimAgent {
 
   kill(): void {
     this.proc.kill();
+    // The real guard outlives its agent only to fence the postmaster it was armed for, which
+    // dies with the agent anyway (pdeathsig); a restarted agent starts a guard of its own.
+    this.#run?.guard?.disarm();
     this.#run?.dcs.unwatch();
     this.#run = null;
   }

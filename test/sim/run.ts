@@ -37,6 +37,6 @@ export function formatFailure(r: SimResult, faultSeconds: number): string {
 export function formatSummary(r: SimResult): string {
   const s = r.stats;
   return `seed ${r.seed}: ${r.ok ? 'ok' : 'FAILED'}; ${s.steps} events, ${(s.simulatedMs / 1000).toFixed(1)} s simulated; writes ${s.writesAcked}/${s.writesAttempted} acknowledged, ${
-    s.lostAcked} acknowledged lost; ${s.promotions} promotions; freeze windows ${s.freezeWindows} (${s.freezeAcks} acks, ${s.routedToFrozen} sessions); converged in ${
+    s.lostAcked} acknowledged lost; ${s.promotions} promotions; guard fences ${s.guardFences}; freeze windows ${s.freezeWindows} (${s.freezeAcks} acks, ${s.routedToFrozen} sessions); converged in ${
     s.convergenceMs === null ? '—' : `${s.convergenceMs} ms`}; trace ${r.traceLines} lines #${r.traceHash}`;
 }

@@ -86,6 +86,23 @@ describe('the simulation catches a broken runtime', () => {
   });
 });
 
+describe('the simulation catches a broken fence guard', () => {
+  it('a guard that is fed but never fires leaves a frozen primary writable: caught by the split-brain and lease-deadline checks', async () => {
+    vi.resetModules();
+    const { World } = await import('./world.js');
+    const { SCENARIOS } = await import('./scenarios.js');
+    const s = SCENARIOS.find((x) => x.name === 'old primary frozen past ttl must not be routed to')!;
+    const r = await new World({ ...s.config, sabotage: ['guard-never-fires'] }).run();
+    const kinds = r.violations.map((v) => v.kind);
+    expect(kinds.filter((k) => ['split-brain', 'primary-past-deadline', 'writable-while-other-leads'].includes(k)).length).toBeGreaterThan(0);
+    expect(r.stats.guardFences).toBe(0);
+  });
+
+  it('random seeds with frozen agents catch it too', async () => {
+    expect(sum(await caught({ sabotage: ['guard-never-fires'] }), 'primary-past-deadline', 'split-brain', 'writable-while-other-leads')).toBeGreaterThan(0);
+  });
+});
+
 describe('the simulation catches a broken PostgreSQL model', () => {
   it('a primary that acknowledges without its synchronous standby is caught losing acknowledged writes', async () => {
     expect(sum(await caught({ synchronousMode: true, sabotage: ['ack-without-standby'] }, 60), 'lost-acked-write')).toBeGreaterThan(0);

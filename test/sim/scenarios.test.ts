@@ -75,6 +75,20 @@ describe('simulation scenarios', () => {
     const fence = first(trace, (l) => l.t >= thaw.t && l.who === frozen && /fencing/i.test(l.what));
     expect(fence, 'the thawed agent fences its primary at once').toBeDefined();
     expect(fence!.t - thaw.t).toBeLessThan(50);
+    // The frozen agent's fence guard killed its PostgreSQL before the replica was promoted: no
+    // window with two primaries (nothing is exempt from the split-brain check any more).
+    const guard = first(trace, (l) => l.t > freeze.t && l.who === frozen && l.what.startsWith('guard: lease deadline passed'));
+    expect(guard, 'the guard fenced the frozen primary').toBeDefined();
+    expect(guard!.t).toBeLessThan(promoted!.t);
+    expect(r.stats.guardFences).toBeGreaterThanOrEqual(1);
+    expect(r.stats.freezeWindows).toBe(0);
+  });
+
+  it('without the fence guard (watchdog.mode off) the frozen primary overlaps the new one (freeze window)', async () => {
+    const s = scenario('old primary frozen past ttl must not be routed to');
+    const { r } = await run({ ...s, config: { ...s.config, guard: false } });
+    expectClean(r);
+    expect(r.stats.guardFences).toBe(0);
     expect(r.stats.freezeWindows).toBeGreaterThanOrEqual(1);
   });
 
@@ -118,7 +132,8 @@ describe('simulation scenarios', () => {
     expectClean(r);
     const out = first(trace, (l) => l.who === 'etcd' && l.what.startsWith('UNAVAILABLE'))!;
     const back = first(trace, (l) => l.who === 'etcd' && l.what.startsWith('available again'))!;
-    expect(trace.some((l) => l.t > out.t && l.t < back.t && /fencing/i.test(l.what))).toBe(true);
+    // The fence guard fires GUARD_SLACK_MS before the agent's own timer would.
+    expect(trace.some((l) => l.t > out.t && l.t < back.t && /fencing|guard: lease deadline passed/i.test(l.what))).toBe(true);
     expect(r.stats.convergenceMs).not.toBeNull();
   });
 

@@ -2,8 +2,10 @@
 // fault schedule — all driven by one seed through one event scheduler — and the invariants,
 // checked after EVERY event:
 //   split-brain           at most one node accepts writes (PostgreSQL runs as primary) at any
-//                         instant, not counting a node whose agent is frozen past its lease
-//                         deadline (no watchdog is modelled; those windows are counted apart)
+//                         instant, a node whose agent is frozen included: each agent runs the
+//                         fence guard (guard.ts), which kills PostgreSQL by the lease deadline.
+//                         Only with `guard: false` (watchdog.mode off) is a node frozen past its
+//                         deadline exempt; those windows are counted apart (freeze windows)
 //   primary-past-deadline rule 2: no writable primary after its own lease deadline
 //   writable-while-other-leads  rule 1: no writable primary while the leader key names another
 //   promoted-without-key / ineligible-promotion  rule 4, judged at the instant promotion starts
@@ -50,14 +52,17 @@ export interface SimConfig {
   readonly sabotage?: readonly Sabotage[];
   /** Keep every trace line (for replay output and the determinism test). */
   readonly traceAll?: boolean;
+  /** Each agent runs the fence guard (watchdog.mode automatic); default true. */
+  readonly guard?: boolean;
 }
 
 /**
  * Deliberate defects of the simulated world for the "the simulation can fail" tests (the
  * runtime's own defects are planted by sabotage tests that patch the shipped modules):
  *   ack-without-standby   PostgreSQL acknowledges commits without waiting for the sync standby
+ *   guard-never-fires     the fence guard is fed but never kills PostgreSQL
  */
-export type Sabotage = 'ack-without-standby';
+export type Sabotage = 'ack-without-standby' | 'guard-never-fires';
 
 export interface Violation {
   readonly kind: string;
@@ -79,6 +84,8 @@ export interface SimStats {
   freezeAcks: number;
   /** Sessions HAProxy opened to a frozen-past-deadline node. */
   routedToFrozen: number;
+  /** Times a fence guard killed PostgreSQL because its agent did not feed it in time. */
+  guardFences: number;
   /** `status` writes applied while the leader key named another node (or nobody). */
   staleStatusWrites: number;
   convergenceMs: number | null;
@@ -140,6 +147,7 @@ export class World {
   #branchIds = 0;
   #freezeWindow = false;
   #freezeWindows = 0;
+  #guardFences = 0;
   #etcdOutages = 0;
   readonly #replayPauses = new Map<string, number>();
   #healed = false;
@@ -254,6 +262,9 @@ export class World {
       sched: this.sched, net: this.net, etcd: this.etcd, trace: this.trace, rng,
       bootstrapConfig: this.bootstrapConfig,
       wallEpochMs: Date.UTC(2026, 0, 1),
+      guard: (this.config.guard ?? true)
+        ? { broken: (this.config.sabotage ?? []).includes('guard-never-fires'), fired: () => { this.#guardFences++; } }
+        : null,
       agent: (name) => this.#byName.get(name)?.agent,
       decided: (a, rule) => {
         this.#lastRule.set(a.name, rule);
@@ -272,8 +283,12 @@ export class World {
 
   // --- invariants ------------------------------------------------------------------------------
 
-  /** A node whose agent is frozen (or was, and has not stopped PostgreSQL since) past its deadline. */
+  /**
+   * Without a fence guard only: a node whose agent is frozen (or was, and has not stopped
+   * PostgreSQL since) past its deadline. With the guard nothing is exempt.
+   */
   #exempt(n: Node): boolean {
+    if (this.config.guard ?? true) return false;
     if (!n.pg.writable) return false;
     if (this.#taint.has(n.name)) return true;
     if (!n.agent.proc.frozen) return false;
@@ -333,7 +348,7 @@ export class World {
     if (all >= 2 && !this.#freezeWindow) {
       this.#freezeWindow = true;
       this.#freezeWindows++;
-      this.trace.log('CHECK', `freeze window: ${this.nodes.filter((x) => x.pg.writable).map((x) => x.name).join(', ')} run a primary (frozen agent, no watchdog)`);
+      this.trace.log('CHECK', `freeze window: ${this.nodes.filter((x) => x.pg.writable).map((x) => x.name).join(', ')} run a primary${(this.config.guard ?? true) ? '' : ' (frozen agent, no watchdog)'}`);
     } else if (all < 2) {
       this.#freezeWindow = false;
     }
@@ -732,6 +747,7 @@ export class World {
         freezeWindows: this.#freezeWindows,
         freezeAcks: this.clients.exemptAcks.length,
         routedToFrozen: this.clients.routedToExempt,
+        guardFences: this.#guardFences,
         staleStatusWrites: this.#staleStatusWrites,
         convergenceMs,
         rules,

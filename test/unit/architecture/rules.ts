@@ -1,5 +1,5 @@
 // The layering rules of agent/ (docs/architecture.md, "Layout and dependencies"):
-//   cli → daemon → runtime/api/ctl/chaos/local/proxy-config → core, dcs, postgres, config, ports, http
+//   cli → daemon → runtime/api/ctl/chaos/local/proxy-config → core, dcs, postgres, guard, config, ports, http
 // and which folders must read time and set timers only through the Clock port.
 import { codeWithoutComments, importSpecifiers } from './scan.js';
 import type { Graph } from './graph.js';
@@ -13,7 +13,7 @@ export function folderOf(file: string): string {
 }
 
 /** The bottom layer: adapters, pure logic and shared leaves. */
-const LOW = ['core', 'dcs', 'postgres', 'config', 'ports', 'http', 'base'];
+const LOW = ['core', 'dcs', 'postgres', 'guard', 'config', 'ports', 'http', 'base'];
 /** The middle layer: what the daemon and the CLI put together. */
 const MID = ['runtime', 'api', 'ctl', 'chaos', 'local', 'proxy-config'];
 
@@ -33,6 +33,7 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   http: ['core', 'config', 'base'],
   dcs: ['core', 'config', 'ports', 'base'],
   postgres: ['core', 'config', 'ports', 'base'],
+  guard: ['config', 'ports', 'base'],
   base: [],
 };
 
@@ -61,7 +62,26 @@ export function corePackageImports(file: string, source: string): string[] {
 }
 
 /** Folders that read time and set timers only through the Clock port (agent/clock.ts). */
-export const CLOCKED = ['runtime', 'dcs', 'postgres', 'api', 'http'];
+export const CLOCKED = ['runtime', 'dcs', 'postgres', 'api', 'http', 'guard'];
+
+/**
+ * The fence guard program: a process of its own whose whole job is a timer on CLOCK_MONOTONIC
+ * (process.hrtime), shared with the agent through systemClock.hostMonotonicNs. It and the files
+ * it loads import nothing but Node's built-ins and each other (no dependencies to load or stall).
+ */
+export const GUARD_PROGRAM = ['agent/guard/main.ts', 'agent/guard/fence-logic.ts', 'agent/guard/protocol.ts'];
+export const CLOCK_EXEMPT = ['agent/guard/main.ts'];
+
+/** Imports of a guard program file other than node: built-ins and the other program files. */
+export function guardProgramImports(file: string, source: string): string[] {
+  if (!GUARD_PROGRAM.includes(file)) return [];
+  const dir = file.slice(0, file.lastIndexOf('/') + 1);
+  return importSpecifiers(source).filter((s) => {
+    if (s.startsWith('node:')) return false;
+    if (s.startsWith('./')) return !GUARD_PROGRAM.includes(dir + s.slice(2).replace(/\.js$/, '.ts'));
+    return true;
+  }).map((s) => `${file} imports ${s}: the guard program imports only node: built-ins and itself`);
+}
 
 const CLOCK_CALLS: ReadonlyArray<[RegExp, string]> = [
   [/\bsetTimeout\s*\(/, 'setTimeout'],

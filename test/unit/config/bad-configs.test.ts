@@ -74,6 +74,24 @@ const rows: Row[] = [
     mentions: ['(got "verbose")', 'allowed: trace, debug, info, warn, error'],
   },
   {
+    title: 'bad enum (watchdog.mode)',
+    yaml: BASE + 'watchdog:\n  mode: on\n',
+    keyPath: 'watchdog.mode',
+    mentions: ['allowed: off, automatic, required'],
+  },
+  {
+    title: 'relative watchdog.device',
+    yaml: BASE + 'watchdog:\n  device: watchdog0\n',
+    keyPath: 'watchdog.device',
+    mentions: ['an absolute path'],
+  },
+  {
+    title: 'negative watchdog.safety_margin other than -1',
+    yaml: BASE + 'watchdog:\n  safety_margin: -2\n',
+    keyPath: 'watchdog.safety_margin',
+    mentions: ['seconds ≥ 0, or -1'],
+  },
+  {
     title: 'negative failover_priority',
     yaml: BASE + 'tags:\n  failover_priority: -1\n',
     keyPath: 'tags.failover_priority',

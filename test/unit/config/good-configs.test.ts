@@ -48,6 +48,7 @@ describe('minimal config', () => {
         keep_old_data_dir: true,
       },
       tags: { nofailover: false, failover_priority: 1, noloadbalance: false, nosync: false },
+      watchdog: { mode: 'automatic', device: '/dev/watchdog', safety_margin: 1 },
       bootstrap: { dcs: DEFAULT_DYNAMIC_CONFIG },
     });
   });
