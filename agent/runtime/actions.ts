@@ -45,7 +45,11 @@ export async function execute(
       }
       ctx.lease.arm(true);
       await ctx.pg.configurePrimary();
-      return startPostgres(ctx, local);
+      try {
+        return await startPostgres(ctx, local);
+      } finally {
+        ctx.lease.arm(true); // the start may have outlasted the lease: fence at once then
+      }
     case 'renew_leader':
       return publishLeaderState(ctx, cluster, local);
     case 'race':

@@ -61,6 +61,7 @@ export async function handOver(
     ctx.lease.arm(true);
     await ctx.pg.configurePrimary();
     await ctx.pg.start();
+    ctx.lease.arm(true); // the start may have outlasted the lease: fence at once then
     ctx.progress({ kind: 'serving', serving: true });
     return 'not_confirmed';
   }

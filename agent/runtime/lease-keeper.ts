@@ -64,9 +64,13 @@ export class LeaseKeeper {
     return this.#renew();
   }
 
-  /** While armed (we serve as primary), passing the deadline fences PostgreSQL. */
+  /**
+   * While armed (we serve as primary), passing the deadline fences PostgreSQL. Arming again
+   * re-checks at once: a primary that became writable only after its deadline (a start or a
+   * promotion that took longer than the lease had left) is fenced right away.
+   */
   arm(armed: boolean): void {
-    if (this.#armed === armed) return;
+    if (this.#armed === armed && !armed) return;
     this.#armed = armed;
     this.#scheduleFence();
   }
@@ -125,17 +129,27 @@ export class LeaseKeeper {
       if (guard.healthy()) guard.arm(deadline);
       else void this.deps.fence('the fence guard (watchdog) is not working');
     }
-    const delay = deadline === null ? 0 : Math.max(0, deadline - this.deps.clock.now());
+    const delay = deadline === null ? 0 : deadline - this.deps.clock.now();
+    // Already past it (armed late: a start or promotion outlasted the lease): fence now, not on
+    // the next timer tick.
+    if (delay <= 0) {
+      this.#fenceNow(deadline);
+      return;
+    }
     this.#fenceTimer = this.deps.clock.setTimer(delay, () => {
       this.#fenceTimer = null;
       if (!this.#armed) return;
-      const deadline = this.deadline;
-      if (deadline !== null && this.deps.clock.now() < deadline) {
+      const now = this.deadline;
+      if (now !== null && this.deps.clock.now() < now) {
         this.#scheduleFence();
         return;
       }
-      this.deps.logger.error({ action: 'fence', deadline }, 'lease deadline reached without a successful renewal: fencing PostgreSQL now');
-      void this.deps.fence('lease deadline reached without a successful renewal');
+      this.#fenceNow(now);
     });
+  }
+
+  #fenceNow(deadline: number | null): void {
+    this.deps.logger.error({ action: 'fence', deadline }, 'lease deadline reached without a successful renewal: fencing PostgreSQL now');
+    void this.deps.fence('lease deadline reached without a successful renewal');
   }
 }
