@@ -86,7 +86,7 @@ describe('bootstrap of a 3-node cluster', () => {
       '--set', `postgresql.data_dir=${data}`, '--set', 'log.level=warn'],
     { encoding: 'utf8', timeout: 30_000 });
     expect(res.status, res.stderr).toBe(1);
-    expect(res.stderr).toMatch(/data directory belongs to another cluster \(system identifier \d+, cluster has \d+\)/);
+    expect(res.stderr).toMatch(/data directory belongs to another cluster \(`initialize` holds system identifier \d+, my data has \d+\)/);
     const members = await cluster.etcdctl(['get', '--keys-only', '--prefix', `${cluster.namespace}/${cluster.scope}/members/`]);
     expect(members.stdout).not.toMatch(/foreign/);
   });
