@@ -17,6 +17,7 @@ export const dynamicConfigSchema = z
       loop_wait: loopWaitSchema.default(D.loop_wait),
       retry_timeout: retryTimeoutSchema.default(D.retry_timeout),
       maximum_lag_on_failover: integer('an integer number of bytes ≥ 0', 0).default(D.maximum_lag_on_failover),
+      min_failover_interval: number('a number of seconds ≥ 0 (0: off)', 0).default(D.min_failover_interval),
       primary_start_timeout: number('a number of seconds ≥ 0', 0).default(D.primary_start_timeout),
       synchronous_mode: bool.default(D.synchronous_mode),
       synchronous_mode_strict: bool.default(D.synchronous_mode_strict),

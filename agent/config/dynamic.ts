@@ -61,6 +61,7 @@ export function toHaSettings(cfg: DynamicConfig): HaSettings {
     loopWaitMs: ms(cfg.loop_wait),
     retryTimeoutMs: ms(cfg.retry_timeout),
     maximumLagOnFailover: cfg.maximum_lag_on_failover,
+    minFailoverIntervalMs: ms(cfg.min_failover_interval),
     primaryStartTimeoutMs: ms(cfg.primary_start_timeout),
     checkTimeline: cfg.check_timeline,
     usePgRewind: cfg.use_pg_rewind,

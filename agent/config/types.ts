@@ -7,6 +7,8 @@ export interface DynamicConfig {
   loop_wait: number;
   retry_timeout: number;
   maximum_lag_on_failover: number;
+  /** Seconds an automatic failover waits after the last promotion (0: off). */
+  min_failover_interval: number;
   primary_start_timeout: number;
   synchronous_mode: boolean;
   synchronous_mode_strict: boolean;
@@ -97,6 +99,7 @@ export const DEFAULT_DYNAMIC_CONFIG: DynamicConfig = {
   loop_wait: 1,
   retry_timeout: 1,
   maximum_lag_on_failover: 1048576,
+  min_failover_interval: 0,
   primary_start_timeout: 10,
   synchronous_mode: false,
   synchronous_mode_strict: false,

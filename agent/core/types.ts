@@ -105,6 +105,8 @@ export interface HaSettings {
   readonly loopWaitMs: number;
   readonly retryTimeoutMs: number;
   readonly maximumLagOnFailover: number;
+  /** An automatic failover waits this long after the last promotion in `history` (0 or absent: off). */
+  readonly minFailoverIntervalMs?: number;
   readonly primaryStartTimeoutMs: number;
   readonly checkTimeline: boolean;
   readonly usePgRewind: boolean;

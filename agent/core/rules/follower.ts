@@ -1,5 +1,6 @@
 // Decision-table rows: another member leads, or nobody does.
 import type { Rule } from './rule.js';
+import type { Situation } from '../situation.js';
 import { divergedOnSameTimeline, leaderName, leaderTimeline, notStreamingFor, offLeaderTimeline, selfEligibility } from './helpers.js';
 import { lastRanAsPrimary, leaderRunning, leaseValid, member, otherLeader, pgDown, pgPrimary, pgReplica, rewindBackingOff, seconds } from '../situation.js';
 
@@ -155,6 +156,15 @@ export const LEADERLESS_RULES: readonly Rule[] = [
     },
   },
   {
+    // Anti-flap (issue 12, item 4): optional; an operator's failover is not held back by it.
+    id: 'leaderless.anti-flap',
+    when: 'no leader; I run an eligible replica, but the last promotion in `history` is more recent than min_failover_interval',
+    action: 'none',
+    applies: (s) => pgReplica(s) && sinceLastPromotion(s) !== null && sinceLastPromotion(s)! < (s.settings.minFailoverIntervalMs ?? 0),
+    reason: (s) => `no leader, but the last promotion was ${seconds(sinceLastPromotion(s)!)} ago, less than min_failover_interval (${
+      seconds(s.settings.minFailoverIntervalMs ?? 0)}): not racing for another ${seconds((s.settings.minFailoverIntervalMs ?? 0) - sinceLastPromotion(s)!)}`,
+  },
+  {
     id: 'leaderless.race',
     when: 'no leader; I run an eligible replica',
     action: 'race',
@@ -180,3 +190,11 @@ export const LEADERLESS_RULES: readonly Rule[] = [
     reason: (s) => `waiting: PostgreSQL is ${s.local.pg.process}`,
   },
 ];
+
+/** Wall-clock ms since the last promotion recorded in `history`, or null (none, or unreadable). */
+function sinceLastPromotion(s: Situation): number | null {
+  const rows = s.cluster?.history ?? [];
+  const last = rows[rows.length - 1];
+  const at = last ? Date.parse(last.timestamp) : Number.NaN;
+  return Number.isFinite(at) ? Math.max(0, s.local.wallNow - at) : null;
+}

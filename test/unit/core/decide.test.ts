@@ -4,7 +4,7 @@ import { decide } from '../../../agent/core/decide.js';
 import { RULES } from '../../../agent/core/rules.js';
 import type { ClusterView, HaSettings, LocalView } from '../../../agent/core/types.js';
 import {
-  NOW, cluster, leaderLocal, local, member, pgPrimary, pgReplica, pgStopped, pgStoppedEmpty, settings, tags,
+  NOW, WALL_NOW, cluster, leaderLocal, local, member, pgPrimary, pgReplica, pgStopped, pgStoppedEmpty, settings, tags,
 } from './builders.js';
 
 interface Row {
@@ -37,6 +37,15 @@ const rows: Row[] = [
   // etcd lost its data (issue 11, item 1): the first agent to read the empty etcd used to re-bootstrap
   // around its own data, a replica 10 s behind included. Now: start read-only, wait for silent
   // members (bounded), then race like a failover.
+  // Anti-flap (issue 12, item 4): optional minimum interval between automatic failovers.
+  { situation: 'no leader, the last promotion was 20 s ago and min_failover_interval is 60 s: hold off',
+    cluster: noLeader({ history: [{ timeline: 1, lsn: 100, reason: 'x', timestamp: new Date(WALL_NOW - 20_000).toISOString(), newLeader: 'a' }] }),
+    settings: { minFailoverIntervalMs: 60_000 }, local: local(pgReplica()),
+    action: 'none', rule: 'leaderless.anti-flap', reason: /last promotion was 20.0s ago, less than min_failover_interval \(60.0s\): not racing for another 40.0s/ },
+  { situation: 'no leader, the last promotion was 90 s ago and min_failover_interval is 60 s: race',
+    cluster: noLeader({ history: [{ timeline: 1, lsn: 100, reason: 'x', timestamp: new Date(WALL_NOW - 90_000).toISOString(), newLeader: 'a' }] }),
+    settings: { minFailoverIntervalMs: 60_000 }, local: local(pgReplica()),
+    action: 'race', rule: 'leaderless.race', reason: /asking peers/ },
   { situation: 'no `initialize`, my data is empty but other members hold data: no second cluster (sim: a rebuilding replica ran initdb)',
     cluster: cluster({ initialize: { state: 'absent' }, leader: null }), local: local(pgStoppedEmpty),
     action: 'wait', rule: 'bootstrap.others-have-data', reason: /a, c hold data: not bootstrapping a new cluster/ },
