@@ -24,6 +24,7 @@ import type { Rng } from './rng.js';
 import type { Trace } from './trace.js';
 import { SimDcs } from './ports/dcs.js';
 import { SimPgNode } from './ports/postgres.js';
+import { simPeerStatusFetcher } from './ports/peers.js';
 import { SimGuard } from './guard.js';
 
 export interface AgentEnv {
@@ -131,7 +132,7 @@ export class SimAgent {
     }) : null;
     loop = new HaLoop({
       identity: this.identity, scope: 'sim', dcs, pg, store, clock, logger,
-      race: { fetchPeer: (url, timeoutMs) => this.#fetchStatus(url, timeoutMs), toPeerStatus },
+      race: { fetchPeer: simPeerStatusFetcher({ proc, host: this.host, net: env.net, peer: (n) => env.agent(n) }), toPeerStatus },
       bootstrapConfig: env.bootstrapConfig,
       toSettings: toHaSettings,
       ...(guard ? { guard } : {}),
@@ -180,29 +181,6 @@ export class SimAgent {
   primaryHealthy(): boolean {
     const r = this.#run;
     return r !== null && healthCheck('/primary', {}, r.store.get(), r.clock.now()).status === 200;
-  }
-
-  /** GET <api_url>/status of a peer over the simulated network (the peer answers if it runs). */
-  #fetchStatus(apiUrl: string, timeoutMs: number): Promise<unknown> {
-    const peerName = new URL(apiUrl).hostname;
-    const peer = this.env.agent(peerName);
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const settle = this.proc.gate((doc: unknown) => {
-        if (settled) return;
-        settled = true;
-        if (doc === undefined) reject(new Error(`GET ${apiUrl}status: timed out`));
-        else resolve(doc);
-      });
-      this.proc.timer(timeoutMs, () => settle(undefined));
-      if (!peer) return;
-      this.env.net.send(this.host, peer.host, () => {
-        peer.proc.gate(() => {
-          const doc = peer.statusDocument();
-          if (doc !== null) this.env.net.send(peer.host, this.host, () => settle(doc));
-        })();
-      });
-    });
   }
 
   /** A pino line of the runtime: a trace line (debug lines only in full traces); decisions counted. */
