@@ -116,6 +116,7 @@ const postgresqlSchema = z
         .array(matching('a single pg_hba.conf line', (s) => s.trim().length > 0 && !/[\r\n]/.test(s)), { error: 'a list of pg_hba.conf lines' })
         .default(() => []),
       keep_old_data_dir: bool.default(true),
+      pre_promote: nonEmpty.optional(),
     },
     { error: 'a mapping' },
   )
@@ -230,6 +231,7 @@ function toStaticConfig(p: Parsed): StaticConfig {
       parameters: pg.parameters,
       pg_hba: pg.pg_hba,
       keep_old_data_dir: pg.keep_old_data_dir,
+      ...(pg.pre_promote ? { pre_promote: pg.pre_promote } : {}),
     },
     tags: p.tags,
     watchdog: p.watchdog,

@@ -88,6 +88,11 @@ export interface AgentConfig {
      * free space allows) instead of deleting it; deleted once the rebuild succeeded. Default true.
      */
     keep_old_data_dir?: boolean;
+    /**
+     * A command (run with /bin/sh -c) before this node promotes; a non-zero exit or a timeout
+     * aborts the promotion (Patroni's postgresql.pre_promote).
+     */
+    pre_promote?: string;
   };
   tags: StaticTags;
   /** Written to etcd `config` by the bootstrap winner; afterwards etcd is authoritative. */

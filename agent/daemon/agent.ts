@@ -14,6 +14,7 @@ import { NO_TAGS, type HaSettings, type Tags } from '../core/types.js';
 import { HaLoop } from '../runtime/ha-loop.js';
 import { NodeStateStore, initialNodeState } from '../runtime/node-state.js';
 import { shutDown } from '../runtime/shutdown.js';
+import { prePromoteHook } from './pre-promote.js';
 import { splitHostPort, type Identity } from '../runtime/member-record.js';
 import { ensureNameFree } from '../runtime/name-guard.js';
 import { createControl } from './control-impl.js';
@@ -117,6 +118,7 @@ export async function startAgent(cfg: AgentConfig, clock: Clock = systemClock, o
     toSettings: toHaSettings,
     metrics,
     ...(fenceGuard ? { guard: fenceGuard } : {}),
+    ...(cfg.postgresql.pre_promote ? { prePromote: prePromoteHook(cfg.postgresql.pre_promote, { name: cfg.name, scope: cfg.scope, clock }) } : {}),
   });
   inForce = () => loop.settings;
   // What the mutating endpoints call (switchover, failover, restart, reinitialize, reload).

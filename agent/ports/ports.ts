@@ -220,3 +220,9 @@ export interface FenceGuard {
    */
   healthy(): boolean;
 }
+
+/** A check an operator runs before this node promotes (postgresql.pre_promote). */
+export interface PromotionHook {
+  /** Run it within `timeoutMs`; ok false (with what it printed) aborts the promotion. */
+  run(timeoutMs: number): Promise<{ readonly ok: boolean; readonly detail: string }>;
+}

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
 import { withinLease } from '../core/lease.js';
 import type { SyncPlan } from '../core/sync.js';
-import type { Dcs, PostgresNode } from '../ports/ports.js';
+import type { Dcs, PostgresNode, PromotionHook } from '../ports/ports.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import type { RaceDeps } from './race-runner.js';
 
@@ -19,6 +19,8 @@ export interface ActionContext {
   readonly logger: Logger;
   readonly lease: LeaseKeeper;
   readonly race: RaceDeps;
+  /** postgresql.pre_promote, when configured. */
+  readonly prePromote?: PromotionHook;
   readonly bootstrapConfig: DynamicConfig;
   readonly useSlots: () => boolean;
   /** The dynamic config in force. */

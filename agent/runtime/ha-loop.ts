@@ -6,7 +6,7 @@ import type { DynamicConfig } from '../config/types.js';
 import { decide } from '../core/decide.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { ClusterSnapshot, Dcs, FenceGuard, LoopMetrics, PostgresNode } from '../ports/ports.js';
+import type { ClusterSnapshot, Dcs, FenceGuard, LoopMetrics, PostgresNode, PromotionHook } from '../ports/ports.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { execute } from './actions.js';
 import { newSyncBarrier, type ActionContext, type ActionOutcome, type Progress } from './action-context.js';
@@ -32,6 +32,8 @@ export interface HaLoopDeps {
   readonly metrics?: LoopMetrics;
   /** The out-of-process fence guard (watchdog.mode automatic/required); none when off. */
   readonly guard?: FenceGuard;
+  /** postgresql.pre_promote, when configured. */
+  readonly prePromote?: PromotionHook;
 }
 
 /** Actions that may take seconds (start, clone, rewind…). */
@@ -108,6 +110,7 @@ export class HaLoop {
       logger: log,
       lease: this.lease,
       race: deps.race,
+      ...(deps.prePromote ? { prePromote: deps.prePromote } : {}),
       bootstrapConfig: deps.bootstrapConfig,
       useSlots: () => this.#dynamic.use_slots,
       dynamic: () => this.#dynamic,

@@ -22,6 +22,19 @@ export async function promote(ctx: ActionContext, cluster: ClusterView | null, l
     ctx.progress({ kind: 'holds-key', held: false });
     return NO_OUTCOME;
   }
+  if (ctx.prePromote) {
+    // The operator's own check (issue 12, item 3): a non-zero exit aborts, and we do not sit on
+    // the key meanwhile. Bounded by half the lease: it must leave time to promote.
+    const r = await ctx.prePromote.run(Math.max(1000, Math.round(ctx.settings().ttlMs / 2)))
+      .catch((err: unknown) => ({ ok: false, detail: String(err) }));
+    if (!r.ok) {
+      ctx.logger.error({ action: 'promote', hook: 'pre_promote', output: r.detail }, `pre_promote refused the promotion: ${r.detail}; releasing the leader key`);
+      await ctx.dcs.releaseLeader().catch(() => false);
+      ctx.progress({ kind: 'holds-key', held: false });
+      return NO_OUTCOME;
+    }
+    ctx.logger.info({ action: 'promote', hook: 'pre_promote', output: r.detail }, 'pre_promote allowed the promotion');
+  }
   // Rule 2 at the moment of acting: never become writable past our lease deadline, and arm the
   // fence timer before PostgreSQL can accept a write.
   if (!mayServeAsPrimary(ctx)) {
