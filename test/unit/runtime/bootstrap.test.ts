@@ -3,6 +3,7 @@
 // records, or may still record, is never removed. Fakes stand in for etcd and PostgreSQL.
 import { systemClock } from '../../../agent/clock.js';
 import { describe, expect, it } from 'vitest';
+import { recorder } from '../../harness/recorder.js';
 import { execute } from '../../../agent/runtime/actions.js';
 import { newSyncBarrier, type ActionContext } from '../../../agent/runtime/action-context.js';
 import type { LeaseKeeper } from '../../../agent/runtime/lease-keeper.js';
@@ -14,18 +15,6 @@ import { SYS, cluster, local, pgPrimary, pgStoppedEmpty, settings } from '../cor
 
 const LATE = new Error('complete initialize: deadline exceeded');
 
-/** Every method resolves to undefined unless overridden; `calls` lists the methods called. */
-function recorder<T extends object>(overrides: Partial<T>, calls: string[]): T {
-  return new Proxy(overrides, {
-    get: (target, prop) => {
-      const own = (target as Record<string | symbol, unknown>)[prop];
-      return (...args: unknown[]) => {
-        calls.push(String(prop));
-        return typeof own === 'function' ? (own as (...a: unknown[]) => unknown)(...args) : Promise.resolve(undefined);
-      };
-    },
-  }) as T;
-}
 
 /**
  * Bootstrap on an empty data directory whose `complete initialize` fails. `reread` is what the

@@ -1,6 +1,7 @@
 // A promotion refused by postgresql.pre_promote: PostgreSQL is not promoted and the key is given
 // back (no node sits on the key without promoting). Allowed: the promotion goes on.
 import { describe, expect, it } from 'vitest';
+import { recorder } from '../../harness/recorder.js';
 import { systemClock } from '../../../agent/clock.js';
 import { execute } from '../../../agent/runtime/actions.js';
 import { newSyncBarrier, type ActionContext } from '../../../agent/runtime/action-context.js';
@@ -10,17 +11,6 @@ import { DEFAULT_DYNAMIC_CONFIG } from '../../../agent/config/types.js';
 import { createLogger } from '../../../agent/log.js';
 import { NOW, cluster, local, pgReplica, settings } from '../core/builders.js';
 
-function recorder<T extends object>(overrides: Partial<T>, calls: string[]): T {
-  return new Proxy(overrides, {
-    get: (target, prop) => {
-      const own = (target as Record<string | symbol, unknown>)[prop];
-      return (...args: unknown[]) => {
-        calls.push(String(prop));
-        return typeof own === 'function' ? (own as (...a: unknown[]) => unknown)(...args) : Promise.resolve(undefined);
-      };
-    },
-  }) as T;
-}
 
 async function promoteWith(hook: PromotionHook): Promise<string[]> {
   const calls: string[] = [];

@@ -3,6 +3,7 @@
 // a rebuild; a rebuild sets the old data directory aside and deletes it only after the fresh copy
 // started; a failed start is recorded with PostgreSQL's message and retried, never rethrown.
 import { describe, expect, it } from 'vitest';
+import { recorder } from '../../harness/recorder.js';
 import { systemClock } from '../../../agent/clock.js';
 import { execute, rewindRetryDelayMs, startRetryDelayMs } from '../../../agent/runtime/actions.js';
 import { newSyncBarrier, type ActionContext } from '../../../agent/runtime/action-context.js';
@@ -15,17 +16,6 @@ import { cluster, local, pgStopped, settings } from '../core/builders.js';
 
 const NOW = 50_000;
 
-function recorder<T extends object>(overrides: Partial<T>, calls: string[]): T {
-  return new Proxy(overrides, {
-    get: (target, prop) => {
-      const own = (target as Record<string | symbol, unknown>)[prop];
-      return (...args: unknown[]) => {
-        calls.push(String(prop));
-        return typeof own === 'function' ? (own as (...a: unknown[]) => unknown)(...args) : Promise.resolve(undefined);
-      };
-    },
-  }) as T;
-}
 
 interface Seen { calls: string[]; rewindFailed: boolean[]; rewindRetry: (RetryState | null)[]; startRetry: (RetryState | null)[]; logs: { level: string; msg: string }[] }
 
